@@ -1,0 +1,20 @@
+module github.com/livedge/livedge
+
+go 1.26
+
+require (
+	github.com/bluenviron/mediacommon/v2 v2.9.3
+	github.com/panjf2000/gnet/v2 v2.10.0
+	golang.org/x/sys v0.30.0
+)
+
+require (
+	github.com/asticode/go-astikit v0.30.0 // indirect
+	github.com/asticode/go-astits v1.16.0 // indirect
+	github.com/panjf2000/ants/v2 v2.12.1 // indirect
+	github.com/valyala/bytebufferpool v1.0.0 // indirect
+	go.uber.org/multierr v1.11.0 // indirect
+	go.uber.org/zap v1.28.0 // indirect
+	golang.org/x/sync v0.11.0 // indirect
+	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
+)
