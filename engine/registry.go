@@ -179,6 +179,18 @@ func (r *Registry) Configured(name string) (StreamConfig, bool) {
 	return c, ok
 }
 
+// ConfiguredAll returns the desired config of every stream, sorted by name.
+func (r *Registry) ConfiguredAll() []StreamConfig {
+	r.mu.Lock()
+	list := make([]StreamConfig, 0, len(r.desired))
+	for _, c := range r.desired {
+		list = append(list, c)
+	}
+	r.mu.Unlock()
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	return list
+}
+
 // Running returns the running streams sorted by name.
 func (r *Registry) Running() []*Stream {
 	r.mu.Lock()

@@ -1,0 +1,51 @@
+// Command livedge is the live-video edge server.
+//
+//	livedge [-c FILE] [-default]   run
+//	livedge -t [-c FILE]           check a config and exit
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+
+	"github.com/livedge/livedge/appliance"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	flags := flag.NewFlagSet("livedge", flag.ContinueOnError)
+	path := flags.String("c", "", "config file (default "+appliance.DefaultConfigPath+", else the embedded default)")
+	check := flags.Bool("t", false, "check the config and exit")
+	embedded := flags.Bool("default", false, "run the embedded default config (demo stream)")
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	cs := appliance.ConfigSource{Path: *path, Environ: os.Environ(), Embedded: *embedded}
+	if cs.Path == "" && !cs.Embedded {
+		cs.Path = appliance.DefaultConfigPath
+		if _, err := os.Stat(cs.Path); errors.Is(err, fs.ErrNotExist) {
+			cs.Path, cs.Embedded = "", true
+		}
+	}
+	if *check {
+		if _, err := cs.Load(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Printf("%s: ok\n", cs.Name())
+		return 0
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := appliance.Run(cs, log); err != nil {
+		log.Error("livedge failed", "err", err)
+		return 1
+	}
+	return 0
+}
