@@ -1,0 +1,107 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+)
+
+const envPrefix = "STREAMER_"
+
+// ApplyEnv overrides global options with STREAMER_<OPTION> variables from
+// environ ("KEY=VALUE" entries, as os.Environ returns). A variable replaces
+// the file's value: STREAMER_HTTP and STREAMER_PEER take a space or comma
+// separated list, STREAMER_EDIT_AUTH and STREAMER_VIEW_AUTH "user:pass" or
+// "user pass", STREAMER_CLUSTER_KEY and STREAMER_CONFIG_EXTERNAL one value.
+// Empty variables count as unset, the first of duplicates wins (as with
+// os.Getenv), and unknown STREAMER_* names are ignored. On error c is unchanged.
+func (c *Config) ApplyEnv(environ []string) error {
+	next := *c
+	seen := make(map[string]bool)
+	for _, kv := range environ {
+		key, value, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(key, envPrefix) || seen[key] {
+			continue
+		}
+		seen[key] = true
+		value = strings.TrimSpace(value)
+		if value == "" {
+			continue
+		}
+		if err := next.applyEnvVar(key, value); err != nil {
+			return fmt.Errorf("environment variable %s: %w", key, err)
+		}
+	}
+	*c = next
+	return nil
+}
+
+func (c *Config) applyEnvVar(key, value string) error {
+	switch key {
+	case "STREAMER_HTTP":
+		specs := envList(value)
+		for i, s := range specs {
+			if err := checkListen(s); err != nil {
+				return fmt.Errorf("bad listen spec %s: %w", quoteShort(s), err)
+			}
+			for _, prev := range specs[:i] {
+				if prev == s {
+					return fmt.Errorf("duplicate listen spec %s", quoteShort(s))
+				}
+			}
+		}
+		c.HTTP = specs
+	case "STREAMER_PEER":
+		var peers []Peer
+		for i, h := range envList(value) {
+			if err := checkHostPort(h); err != nil {
+				return fmt.Errorf("bad peer %s: %w", quoteShort(h), err)
+			}
+			for _, prev := range peers[:i] {
+				if prev.Host == h {
+					return fmt.Errorf("duplicate peer %s", quoteShort(h))
+				}
+			}
+			peers = append(peers, Peer{Host: h})
+		}
+		c.Peers = peers
+	case "STREAMER_CLUSTER_KEY":
+		if err := checkText(value); err != nil {
+			return err
+		}
+		c.ClusterKey = value
+	case "STREAMER_EDIT_AUTH":
+		return setEnvAuth(&c.EditAuth, "edit_auth", value)
+	case "STREAMER_VIEW_AUTH":
+		return setEnvAuth(&c.ViewAuth, "view_auth", value)
+	case "STREAMER_CONFIG_EXTERNAL":
+		if err := checkBackendURL(value); err != nil {
+			return fmt.Errorf("bad URL %s: %w", quoteShort(value), err)
+		}
+		c.ConfigExternal = value
+	}
+	return nil
+}
+
+// setEnvAuth parses "user:pass" (the password may hold ':' and spaces) or
+// "user pass".
+func setEnvAuth(dst **Auth, name, value string) error {
+	var a Auth
+	if f := strings.Fields(value); len(f) == 2 && !strings.Contains(f[0], ":") {
+		a = Auth{User: f[0], Password: f[1]}
+	} else if user, pass, ok := strings.Cut(value, ":"); ok {
+		a = Auth{User: user, Password: pass}
+	} else {
+		return errors.New(`want "user:pass" or "user pass"`)
+	}
+	if err := checkAuth(&a, name); err != nil {
+		return errors.New(err.Msg)
+	}
+	*dst = &a
+	return nil
+}
+
+func envList(value string) []string {
+	return strings.FieldsFunc(value, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+}

@@ -1,0 +1,139 @@
+// Package config owns livedge's configuration model and its file syntax (the
+// flussonic.conf subset): the typed Config that the file, the API and
+// environment overrides all produce, the parser with file:line:col errors,
+// the canonical formatter, and the validation rules shared by every input.
+package config
+
+import (
+	_ "embed"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/livedge/livedge/engine"
+)
+
+// Config is the desired configuration of a node. Its JSON form follows the
+// Flussonic API v3 naming.
+type Config struct {
+	// HTTP holds the listen specs "[ADDR:]PORT" of the HTTP server.
+	HTTP           []string              `json:"http,omitempty"`
+	ClusterKey     string                `json:"cluster_key,omitempty"`
+	Peers          []Peer                `json:"peers,omitempty"`
+	EditAuth       *Auth                 `json:"edit_auth,omitempty"`
+	ViewAuth       *Auth                 `json:"view_auth,omitempty"`
+	ConfigExternal string                `json:"config_external,omitempty"`
+	Streams        []engine.StreamConfig `json:"streams,omitempty"`
+}
+
+// Peer is another node of the cluster.
+type Peer struct {
+	// Host is "HOST[:PORT]" as this node reaches the peer.
+	Host string `json:"hostname"`
+	// Public is "HOST[:PORT]" as viewers reach the peer ("": same as Host).
+	Public string `json:"public_payload_url,omitempty"`
+}
+
+// Auth is a login and password pair.
+type Auth struct {
+	User     string `json:"login"`
+	Password string `json:"password"`
+}
+
+// Error codes, stable for API clients.
+const (
+	CodeSyntax           = "syntax"
+	CodeUnknownDirective = "unknown_directive"
+	CodeUnknownOption    = "unknown_option"
+	CodeBadValue         = "bad_value"
+	CodeBadURL           = "bad_url"
+	CodeDuplicate        = "duplicate"
+	CodeMissing          = "missing"
+	CodeTooLarge         = "too_large"
+)
+
+// Error is a configuration error. From the parser it has File, Line and Col
+// (1-based; Col counts bytes) of the offending token; from Validate only Path.
+type Error struct {
+	File string
+	Line int
+	Col  int
+	// Code is one of the Code* constants.
+	Code string
+	// Path locates the bad value in the JSON model, e.g. ["streams",0,"inputs",0,"url"].
+	Path []any
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	case len(e.Path) > 0:
+		return pathString(e.Path) + ": " + e.Msg
+	case e.File != "":
+		return e.File + ": " + e.Msg
+	}
+	return e.Msg
+}
+
+// pathString renders a Path as "streams[0].inputs[1].url".
+func pathString(path []any) string {
+	var b strings.Builder
+	for _, p := range path {
+		switch p := p.(type) {
+		case int:
+			b.WriteString("[" + strconv.Itoa(p) + "]")
+		default:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			fmt.Fprint(&b, p)
+		}
+	}
+	return b.String()
+}
+
+// MaxFileSize bounds a config file.
+const MaxFileSize = 16 << 20
+
+// Load reads and parses the config file at path.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+//go:embed default.conf
+var defaultConf []byte
+
+// Default is the configuration used when no file is given.
+func Default() *Config {
+	c, err := Parse("default.conf", defaultConf)
+	if err != nil {
+		// The file is compiled in and covered by tests.
+		panic("config: embedded default.conf: " + err.Error())
+	}
+	return c
+}
+
+// Stream returns a copy of the named stream's configuration.
+func (c *Config) Stream(name string) (engine.StreamConfig, bool) {
+	for _, s := range c.Streams {
+		if s.Name == name {
+			s.Inputs = slices.Clone(s.Inputs)
+			return s, true
+		}
+	}
+	return engine.StreamConfig{}, false
+}

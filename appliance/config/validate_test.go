@@ -1,0 +1,106 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func TestValidateJSON(t *testing.T) {
+	good := `{"http":["8080"],"streams":[{"name":"a","inputs":[{"url":"udp://239.0.0.1:1234"}],"segment_duration":2500}]}`
+	var c Config
+	if err := json.Unmarshal([]byte(good), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if err := fullModel.Validate(); err != nil {
+		t.Fatalf("Validate(fullModel): %v", err)
+	}
+
+	tests := []struct {
+		name string
+		json string
+		want string // Error()
+		code string
+		path []any
+	}{
+		{"bad url", `{"streams":[{"name":"a","inputs":[{"url":"udp://239.0.0.1:1234"},{"url":"gopher://x"}]}]}`,
+			`streams[0].inputs[1].url: bad input URL "gopher://x": unsupported scheme "gopher" (want udp, http, https, file, testsrc, rtmp, rtsp or publish)`,
+			CodeBadURL, []any{"streams", 0, "inputs", 1, "url"}},
+		{"no inputs", `{"streams":[{"name":"a"}]}`, `streams[0].inputs: stream "a" has no input`, CodeMissing, []any{"streams", 0, "inputs"}},
+		{"negative timeout", `{"streams":[{"name":"a","inputs":[{"url":"publish://","source_timeout":-1}]}]}`,
+			`streams[0].inputs[0].source_timeout: source_timeout must be an integer from 1 to 3600 (seconds), got -1`,
+			CodeBadValue, []any{"streams", 0, "inputs", 0, "source_timeout"}},
+		{"segment_duration in ms", `{"streams":[{"name":"a","inputs":[{"url":"publish://"}],"segment_duration":500}]}`,
+			`streams[0].segment_duration: segment_duration must be 1 to 60 seconds (e.g. 2 or 2.5; 1000 to 60000 ms in the API), got 500`,
+			CodeBadValue, []any{"streams", 0, "segment_duration"}},
+		{"segment_count", `{"streams":[{"name":"a","inputs":[{"url":"publish://"}],"segment_count":1000}]}`,
+			`streams[0].segment_count: segment_count must be an integer from 1 to 100, got 1000`, CodeBadValue, []any{"streams", 0, "segment_count"}},
+		{"duplicate stream", `{"streams":[{"name":"a","inputs":[{"url":"publish://"}]},{"name":"a","inputs":[{"url":"publish://"}]}]}`,
+			`streams[1].name: duplicate stream "a"`, CodeDuplicate, []any{"streams", 1, "name"}},
+		{"bad name", `{"streams":[{"name":"a b","inputs":[{"url":"publish://"}]}]}`,
+			`streams[0].name: bad stream name "a b": character ' ' not allowed (use A-Z a-z 0-9 _ . - and /)`, CodeBadValue, []any{"streams", 0, "name"}},
+		{"empty login", `{"edit_auth":{"login":"","password":"x"}}`, `edit_auth.login: bad edit_auth login "": must not be empty`, CodeBadValue, []any{"edit_auth", "login"}},
+		{"bad http", `{"http":["8080","0"]}`, `http[1]: bad http listen spec "0": port "0" is not a number from 1 to 65535`, CodeBadValue, []any{"http", 1}},
+		{"empty peer", `{"peers":[{"hostname":""}]}`, `peers[0].hostname: bad peer "": empty host`, CodeBadValue, []any{"peers", 0, "hostname"}},
+		{"bad backend", `{"config_external":"file:///etc/x"}`, `config_external: bad config_external "file:///etc/x": want an http:// or https:// URL`, CodeBadURL, []any{"config_external"}},
+		{"control in key", `{"cluster_key":"a\u0000b"}`, `cluster_key: bad cluster_key: control character '\x00'`, CodeBadValue, []any{"cluster_key"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Config
+			if err := json.Unmarshal([]byte(tt.json), &c); err != nil {
+				t.Fatal(err)
+			}
+			err := c.Validate()
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Validate = %v, want *Error", err)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("error %q\nwant  %q", err, tt.want)
+			}
+			if e.Code != tt.code || !reflect.DeepEqual(e.Path, tt.path) || e.Line != 0 || e.Col != 0 {
+				t.Errorf("code %q path %v at %d:%d, want %q %v at 0:0", e.Code, e.Path, e.Line, e.Col, tt.code, tt.path)
+			}
+			// The path marshals the way the API reports it.
+			if b, _ := json.Marshal(e.Path); len(tt.path) > 0 && b[0] != '[' {
+				t.Errorf("path JSON %s", b)
+			}
+		})
+	}
+}
+
+func TestCheckHost(t *testing.T) {
+	for _, h := range []string{"a", "example.com", "a-b.c_d.e", "1.2.3.4", "[::1]", "[fe80::1%eth0]", "1a.2.3.4"} {
+		if err := checkHost(h); err != nil {
+			t.Errorf("checkHost(%q) = %v", h, err)
+		}
+	}
+	for _, h := range []string{"", "-a", "a-", "a..b", ".a", "a.", "1.2.3.256", "01.2.3.4", "1.2.3", "::1", "[1.2.3.4]", "[::1", "a b", "ä.com",
+		string(make([]byte, 254))} {
+		if err := checkHost(h); err == nil {
+			t.Errorf("checkHost(%q) accepted", h)
+		}
+	}
+}
+
+func TestCheckStreamName(t *testing.T) {
+	for _, n := range []string{"a", "A-b_c.d", "live/cam.1/hd", "...", string(make([]byte, 0)) + "x"} {
+		if err := checkStreamName(n); err != nil {
+			t.Errorf("checkStreamName(%q) = %v", n, err)
+		}
+	}
+	long := make([]byte, maxStreamNameLen+1)
+	for i := range long {
+		long[i] = 'a'
+	}
+	for _, n := range []string{"", "/a", "a/", "a//b", ".", "..", "a/./b", "a/..", "a b", "a?b", "a%2f", string(long)} {
+		if err := checkStreamName(n); err == nil {
+			t.Errorf("checkStreamName(%q) accepted", n)
+		}
+	}
+}
