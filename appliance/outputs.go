@@ -18,7 +18,8 @@ type outputs struct {
 
 func newOutputs(s *engine.Stream) engine.Packager {
 	cfg := s.Config()
-	ch := mpegts.NewChunker(mpegts.ChunkerOptions{})
+	// 256 chunks: at least one GOP for resyncing viewers, seconds not minutes of memory.
+	ch := mpegts.NewChunker(mpegts.ChunkerOptions{RingSize: 256})
 	return &outputs{
 		Chunker: ch,
 		hls:     hls.New(ch, cfg.SegmentTarget(), cfg.Segments()),

@@ -123,6 +123,7 @@ type timelineSink struct {
 	anchored bool
 	offset   int64
 	lastDTS  []int64 // per track, output timeline
+	lastStep []int64 // per track, DTS distance of the last two frames
 	maxDTS   int64
 	any      bool
 	hasVideo bool
@@ -183,6 +184,7 @@ func (t *timelineSink) setTracks(gen uint64, tracks []Track) {
 	if !sameTracks(t.tracks, tracks) {
 		t.tracks = append([]Track(nil), tracks...)
 		t.lastDTS = make([]int64, len(tracks))
+		t.lastStep = make([]int64, len(tracks))
 		t.anchored = false
 		t.hasVideo = false
 		for _, tr := range tracks {
@@ -213,16 +215,25 @@ func (t *timelineSink) writeFrame(gen uint64, f *Frame) {
 			t.offset = 0
 		}
 		for i := range t.lastDTS {
-			t.lastDTS[i] = f.DTS + t.offset
+			t.lastDTS[i] = f.DTS + t.offset - 1
+			t.lastStep[i] = 0
 		}
 		t.anchored = true
 	}
 	f.DTS += t.offset
 	f.PTS += t.offset
-	if f.DTS < t.lastDTS[f.Track] {
-		return // late frame of a track: would break monotonic DTS
+	step := f.DTS - t.lastDTS[f.Track]
+	if step <= 0 {
+		return // a late or repeated frame of a track: DTS must increase
+	}
+	if !t.tracks[f.Track].Codec.IsVideo() && step < t.lastStep[f.Track]/2 {
+		// Audio frames have a fixed duration: one this close to the last
+		// overlaps it (a source looping or splicing) and would make
+		// players see time stand still.
+		return
 	}
 	t.lastDTS[f.Track] = f.DTS
+	t.lastStep[f.Track] = step
 	if f.DTS > t.maxDTS || !t.any {
 		t.maxDTS = f.DTS
 	}

@@ -196,17 +196,26 @@ func (s *server) get(path string) (int, []byte, http.Header) {
 // streamStats reads the stream's status from the API.
 func (s *server) streamStats(name string) map[string]any {
 	s.t.Helper()
+	st, err := s.tryStats(name)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return st
+}
+
+// tryStats reads the stream's status, or says why it could not.
+func (s *server) tryStats(name string) (map[string]any, error) {
 	code, body, _ := s.get("/streamer/api/v3/streams/" + name)
 	if code != http.StatusOK {
-		s.t.Fatalf("stream %s status: %d %s", name, code, body)
+		return nil, fmt.Errorf("stream %s status: %d %s", name, code, body)
 	}
 	var v struct {
 		Stats map[string]any `json:"stats"`
 	}
 	if err := json.Unmarshal(body, &v); err != nil {
-		s.t.Fatalf("stream %s status: %v: %s", name, err, body)
+		return nil, fmt.Errorf("stream %s status: %v: %s", name, err, body)
 	}
-	return v.Stats
+	return v.Stats, nil
 }
 
 // startFFmpeg runs ffmpeg with args until the test ends.

@@ -124,14 +124,14 @@ func TestInputFailover(t *testing.T) {
 	needFFmpeg(t)
 	t.Parallel()
 	p1, p2 := freeUDPPort(t), freeUDPPort(t)
+	first := publishUDP(t, fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", p1))
+	publishUDP(t, fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", p2))
 	s := startServer(t, fmt.Sprintf(`stream fo {
   input udp://127.0.0.1:%d source_timeout=2;
   input udp://127.0.0.1:%d;
   static;
 }
 `, p1, p2))
-	first := publishUDP(t, fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", p1))
-	publishUDP(t, fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", p2))
 	v := openTSViewer(t, s, "fo", 0, true)
 	waitUntil(t, 10*time.Second, "first input alive", func() bool {
 		st := s.streamStats("fo")
@@ -269,7 +269,10 @@ func TestReloadAndShutdown(t *testing.T) {
 		return strings.Contains(s.log.String(), "config reload refused") && strings.Contains(s.log.String(), "livedge.conf:")
 	})
 	write("stream a { input testsrc://?bitrate=300k; static; }\nstream b { input testsrc://?bitrate=300k; static; }\n")
-	waitUntil(t, 10*time.Second, "b started by reload", func() bool { return s.streamStats("b")["alive"] == true })
+	waitUntil(t, 10*time.Second, "b started by reload", func() bool {
+		st, err := s.tryStats("b")
+		return err == nil && st["alive"] == true
+	})
 	if now := s.streamStats("a")["lifetime"].(float64); now < lifetime {
 		t.Fatalf("unchanged stream a restarted on reload (lifetime %v -> %v)", lifetime, now)
 	}
