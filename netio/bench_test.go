@@ -1,0 +1,214 @@
+package netio
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// fakeConn stands in for a gnet connection whose socket takes everything:
+// the benchmarks measure our side of the response and streaming paths.
+type fakeConn struct {
+	gnet.Conn // methods the benchmarks do not reach panic
+	in        []byte
+	written   int
+}
+
+func (c *fakeConn) Writev(bs [][]byte) (int, error) {
+	n := 0
+	for _, b := range bs {
+		n += len(b)
+	}
+	c.written += n
+	return n, nil
+}
+func (c *fakeConn) Write(b []byte) (int, error)                 { c.written += len(b); return len(b), nil }
+func (c *fakeConn) OutboundBuffered() int                       { return 0 }
+func (c *fakeConn) InboundBuffered() int                        { return len(c.in) }
+func (c *fakeConn) Peek(int) ([]byte, error)                    { return c.in, nil }
+func (c *fakeConn) Discard(n int) (int, error)                  { c.in = c.in[n:]; return n, nil }
+func (c *fakeConn) RemoteAddr() net.Addr                        { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+func (c *fakeConn) Context() any                                { return nil }
+func (c *fakeConn) EventLoop() gnet.EventLoop                   { return nil }
+func (c *fakeConn) SetContext(any)                              {}
+func (c *fakeConn) LocalAddr() net.Addr                         { return nil }
+func (c *fakeConn) AsyncWrite([]byte, gnet.AsyncCallback) error { return nil }
+
+func benchConn(h Handler) (*connState, *fakeConn) {
+	s := NewServer(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, h)
+	fc := &fakeConn{}
+	return newConnState(s, newLoopState(s, nil), fc), fc
+}
+
+// BenchmarkResponseWrite is the keep-alive response path: Write of a 64 KiB
+// shared body, headers formatted into the connection's buffer, one writev.
+func BenchmarkResponseWrite(b *testing.B) {
+	cs, fc := benchConn(nil)
+	ex := &exchange{req: Request{Method: "GET", Path: "/demo/seg1.ts", Proto: "HTTP/1.1", KeepAlive: true}}
+	rw := &ex.rw
+	rw.cs, rw.req = cs, &ex.req
+	b.ReportAllocs()
+	b.SetBytes(int64(len(big64K)))
+	for b.Loop() {
+		rw.state.Store(rwOpen)
+		rw.extra = rw.extraBuf[:0]
+		cs.current = rw
+		rw.SetHeader("Cache-Control", "max-age=60")
+		rw.Write(200, "video/mp2t", big64K)
+	}
+	if fc.written < len(big64K) || cs.state != stIdle {
+		b.Fatalf("written %d, state %d", fc.written, cs.state)
+	}
+}
+
+// BenchmarkServeRequest is a whole keep-alive request on the loop: parse,
+// route, a 64 KiB response. The request itself costs allocations (it must
+// outlive the connection's buffers); the response none.
+func BenchmarkServeRequest(b *testing.B) {
+	cs, fc := benchConn(handlerFunc(func(rw *ResponseWriter, req *Request) {
+		rw.Write(200, "video/mp2t", big64K)
+	}))
+	req := []byte("GET /demo/seg1.ts HTTP/1.1\r\nHost: example.com\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(big64K)))
+	for b.Loop() {
+		fc.in = req
+		cs.process()
+	}
+	if cs.state != stIdle || cs.wantClose {
+		b.Fatalf("state %d", cs.state)
+	}
+}
+
+// benchFeed yields the same shared buffers on every Next, like a viewer
+// keeping up with a live stream.
+type benchFeed struct{ bufs [][]byte }
+
+func (f *benchFeed) Start(Waker)                { panic("not started in benchmarks") }
+func (f *benchFeed) Next(dst [][]byte) [][]byte { return append(dst, f.bufs...) }
+func (f *benchFeed) Lagging(int) bool           { return true }
+func (f *benchFeed) Close()                     {}
+
+// BenchmarkStreamPump is the HTTP MPEG-TS hot path on the loop: Next into
+// the connection's reused list and writev of the shared buffers. The
+// feed's 12 buffers of 7 TS packets also exercise the 8-iovec batching.
+func BenchmarkStreamPump(b *testing.B) {
+	for _, n := range []int{2, 12} {
+		b.Run(strconv.Itoa(n)+"bufs", func(b *testing.B) {
+			cs, fc := benchConn(nil)
+			f := &benchFeed{}
+			for i := 0; i < n; i++ {
+				f.bufs = append(f.bufs, bytes.Repeat([]byte{0x47}, 7*188))
+			}
+			cs.state, cs.feed = stStreaming, f
+			b.ReportAllocs()
+			b.SetBytes(int64(n * 7 * 188))
+			for b.Loop() {
+				cs.pump()
+			}
+			if fc.written == 0 {
+				b.Fatal("nothing written")
+			}
+		})
+	}
+}
+
+// BenchmarkTCPKeepAlive64K is the response path end to end over loopback:
+// one keep-alive client, 64 KiB bodies. Allocations include the client's.
+func BenchmarkTCPKeepAlive64K(b *testing.B) {
+	s := NewServer(Config{Listen: []string{"127.0.0.1:0"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		handlerFunc(func(rw *ResponseWriter, req *Request) { rw.Write(200, "video/mp2t", big64K) }))
+	if err := s.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer s.Stop(b.Context())
+	c, err := net.Dial("tcp", s.Addrs()[0].String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReaderSize(c, 128<<10)
+	req := []byte("GET /seg.ts HTTP/1.1\r\nHost: b\r\n\r\n")
+	body := make([]byte, len(big64K))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(big64K)))
+	for b.Loop() {
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		for { // headers
+			line, err := br.ReadSlice('\n')
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(line) == 2 {
+				break
+			}
+		}
+		if _, err := io.ReadFull(br, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTCPStreamWake is the streaming path end to end over loopback:
+// per op the publisher adds one 16 KiB buffer and wakes the viewer, whose
+// loop pumps it with writev, and the client reads it. Allocations include
+// gnet's task for each wake batch.
+func BenchmarkTCPStreamWake(b *testing.B) {
+	pub := newTestPub()
+	s := NewServer(Config{Listen: []string{"127.0.0.1:0"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		handlerFunc(func(rw *ResponseWriter, req *Request) { rw.Stream(200, "video/mp2t", pub.newFeed(false)) }))
+	if err := s.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer s.Stop(b.Context())
+	c, err := net.Dial("tcp", s.Addrs()[0].String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReaderSize(c, 64<<10)
+	if _, err := c.Write([]byte("GET /live HTTP/1.1\r\nHost: b\r\n\r\n")); err != nil {
+		b.Fatal(err)
+	}
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(line) == 2 {
+			break
+		}
+	}
+	for {
+		pub.mu.Lock()
+		n := len(pub.viewers)
+		pub.mu.Unlock()
+		if n == 1 {
+			break
+		}
+	}
+	chunk := make([]byte, len(pub.pool[0]))
+	var w Waker
+	for f := range pub.viewers {
+		w = f.w
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(chunk)))
+	for b.Loop() {
+		pub.mu.Lock()
+		pub.count++
+		pub.mu.Unlock()
+		w.Wake()
+		if _, err := io.ReadFull(br, chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

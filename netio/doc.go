@@ -1,0 +1,17 @@
+// Package netio is the event-loop network layer on gnet/v2: listeners,
+// connection state, HTTP/1.1 request framing, write queues of shared
+// buffers, writev, back-pressure and slow-client policy, connection limits
+// and timeouts. It knows no codecs and no stream names: a Handler routes
+// requests, and long-lived bodies come from a Feed of shared, immutable
+// buffers.
+//
+// Threading: every connection belongs to one gnet event loop, and all its
+// state is touched only there. Other goroutines reach a connection in two
+// ways only: completing a held ResponseWriter and waking a Feed; both queue
+// work onto the connection's loop.
+//
+// Buffers handed to Write or returned by Feed.Next are written with writev
+// straight from the caller's memory; gnet copies only the tail the kernel did
+// not accept, so once the write call returns the connection no longer refers
+// to the caller's buffers.
+package netio
