@@ -68,7 +68,9 @@ func (h *Hub) onChunk(*mpegts.Chunk) {
 func (h *Hub) NewViewer() *Viewer {
 	v := &Viewer{hub: h, cursor: h.chunker.Ring().NewCursor(), index: -1}
 	h.mu.Lock()
-	if !h.closed {
+	if h.closed {
+		v.ended.Store(true)
+	} else {
 		v.index = len(h.viewers)
 		h.viewers = append(h.viewers, v)
 	}
@@ -95,6 +97,10 @@ func (h *Hub) Close() {
 	h.mu.Lock()
 	for _, v := range h.viewers {
 		v.index = -1
+		v.ended.Store(true)
+		if v.waker != nil {
+			v.waker.Wake() // so its connection sees the end
+		}
 	}
 	clear(h.viewers)
 	h.viewers = nil

@@ -1,6 +1,7 @@
 package httpts
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/livedge/livedge/engine"
@@ -29,10 +30,16 @@ type Viewer struct {
 	index int // in hub.viewers; -1 when unregistered
 	waker Waker
 
+	ended atomic.Bool // the stream stopped: nothing more will come
+
 	self Waker                   // the waker, for the event loop's own use
 	lags [lagLimit - 1]time.Time // the previous Lagging calls, a ring
 	lagN int
 }
+
+// Ended implements netio.FeedEnd: true once the stream has stopped, so the
+// connection ends after the bytes already handed out.
+func (v *Viewer) Ended() bool { return v.ended.Load() }
 
 // Start implements netio.Feed: w is woken after every published chunk.
 func (v *Viewer) Start(w Waker) {
