@@ -30,7 +30,6 @@ type Stream struct {
 
 	startedAt   time.Time
 	input       atomic.Int32 // index of the input in use, -1: none
-	alive       atomic.Bool
 	lastFrameNs atomic.Int64 // wall clock of the last frame, unix ns
 	bytesIn     atomic.Uint64
 	bitrate     atomic.Uint64 // input bit/s over the last second
