@@ -223,14 +223,19 @@ func (t *timelineSink) writeFrame(gen uint64, f *Frame) {
 	f.DTS += t.offset
 	f.PTS += t.offset
 	step := f.DTS - t.lastDTS[f.Track]
-	if step <= 0 {
-		return // a late or repeated frame of a track: DTS must increase
-	}
-	if !t.tracks[f.Track].Codec.IsVideo() && step < t.lastStep[f.Track]/2 {
-		// Audio frames have a fixed duration: one this close to the last
-		// overlaps it (a source looping or splicing) and would make
-		// players see time stand still.
-		return
+	if last := t.lastStep[f.Track]; step <= 0 || step < last/2 {
+		// A frame that repeats or overlaps the previous one: a source
+		// looping or splicing. Players would see time stand still.
+		if !t.tracks[f.Track].Codec.IsVideo() {
+			return // audio can lose a frame unnoticed
+		}
+		// Video cannot (later frames refer to it): move the whole timeline
+		// forward by less than a frame instead.
+		shift := t.lastDTS[f.Track] + max(last, 1) - f.DTS
+		t.offset += shift
+		f.DTS += shift
+		f.PTS += shift
+		step = f.DTS - t.lastDTS[f.Track]
 	}
 	t.lastDTS[f.Track] = f.DTS
 	t.lastStep[f.Track] = step

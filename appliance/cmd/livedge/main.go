@@ -2,6 +2,7 @@
 //
 //	livedge [-c FILE] [-default]   run
 //	livedge -t [-c FILE]           check a config and exit
+//	livedge load [flags] URL       open many viewers of a stream (see appliance/load)
 package main
 
 import (
@@ -13,9 +14,13 @@ import (
 	"os"
 
 	"github.com/livedge/livedge/appliance"
+	"github.com/livedge/livedge/appliance/load"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "load" {
+		os.Exit(load.Main(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:]))
 }
 
