@@ -181,7 +181,7 @@ func (t *timelineSink) setTracks(gen uint64, tracks []Track) {
 	if t.gen != gen {
 		return
 	}
-	if !sameTracks(t.tracks, tracks) {
+	if !SameTracks(t.tracks, tracks) {
 		t.tracks = append([]Track(nil), tracks...)
 		t.lastDTS = make([]int64, len(tracks))
 		t.lastStep = make([]int64, len(tracks))
@@ -256,7 +256,8 @@ func (t *timelineSink) writeFrame(gen uint64, f *Frame) {
 	}
 }
 
-func sameTracks(a, b []Track) bool {
+// SameTracks tells whether two track lists describe the same streams.
+func SameTracks(a, b []Track) bool {
 	if len(a) != len(b) {
 		return false
 	}

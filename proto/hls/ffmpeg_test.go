@@ -1,10 +1,7 @@
 package hls
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,82 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	mcmpegts "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
-	mccodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
-
 	"github.com/livedge/livedge/engine"
+	"github.com/livedge/livedge/proto/internal/tsclip"
 	"github.com/livedge/livedge/proto/mpegts"
 )
-
-// testClip makes an H.264+AAC clip with ffmpeg (30 fps, 1 s GOP) and
-// returns it as engine tracks and frames; it skips without ffmpeg.
-func testClip(t *testing.T, seconds int) ([]engine.Track, []*engine.Frame) {
-	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed")
-	}
-	path := filepath.Join(t.TempDir(), "clip.ts")
-	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error",
-		"-f", "lavfi", "-i", "testsrc=size=320x240:rate=30",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-		"-t", strconv.Itoa(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "30",
-		"-c:a", "aac", "-b:a", "64k", "-f", "mpegts", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &mcmpegts.Reader{R: bufio.NewReader(bytes.NewReader(data))}
-	if err := r.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	var tracks []engine.Track
-	var frames []*engine.Frame
-	for i, tr := range r.Tracks() {
-		switch c := tr.Codec.(type) {
-		case *mccodecs.H264:
-			tracks = append(tracks, engine.Track{Codec: engine.CodecH264})
-			r.OnDataH264(tr, func(pts, dts int64, au [][]byte) error {
-				frames = append(frames, &engine.Frame{Track: i, PTS: pts, DTS: dts, Key: h264.IsRandomAccess(au), Data: au})
-				return nil
-			})
-		case *mccodecs.MPEG4Audio:
-			asc, err := c.Config.Marshal()
-			if err != nil {
-				t.Fatal(err)
-			}
-			tracks = append(tracks, engine.Track{Codec: engine.CodecAAC, Config: asc})
-			rate := int64(c.Config.SampleRate)
-			r.OnDataMPEG4Audio(tr, func(pts int64, aus [][]byte) error {
-				for k, au := range aus {
-					ts := pts + int64(k)*1024*engine.Timescale/rate
-					frames = append(frames, &engine.Frame{Track: i, PTS: ts, DTS: ts, Key: true, Data: [][]byte{au}})
-				}
-				return nil
-			})
-		default:
-			t.Fatalf("unexpected codec %T", c)
-		}
-	}
-	for {
-		err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return tracks, frames
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // TestFFmpegPlaysSegments runs a real clip through chunker and segmenter,
 // writes the playlist and segments to disk and has ffprobe and ffmpeg read
 // them without a single error.
 func TestFFmpegPlaysSegments(t *testing.T) {
-	tracks, frames := testClip(t, 6)
+	tracks, frames := tsclip.Frames(t, 6)
 	testClockDTS = 0
 	c := mpegts.NewChunker(mpegts.ChunkerOptions{Now: testNow})
 	p := New(c, time.Second, 20)

@@ -146,7 +146,7 @@ func (c *Chunker) Subscribe(fn func(ch *Chunk)) (unsubscribe func()) {
 // SetTracks implements engine.Packager. A change of tracks mid-stream closes
 // the current chunk and waits for a keyframe, like a discontinuity.
 func (c *Chunker) SetTracks(tracks []engine.Track) {
-	if c.tracks != nil && muxSameTracks(c.tracks, tracks) {
+	if c.tracks != nil && engine.SameTracks(c.tracks, tracks) {
 		return
 	}
 	if c.tracks != nil {
@@ -307,16 +307,4 @@ func (c *Chunker) closeChunk(end int64) {
 // replace this later.)
 func newChunk(data []byte) *Chunk {
 	return &Chunk{Data: append(make([]byte, 0, len(data)), data...)}
-}
-
-func muxSameTracks(a, b []engine.Track) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Codec != b[i].Codec || string(a[i].Config) != string(b[i].Config) {
-			return false
-		}
-	}
-	return true
 }

@@ -207,7 +207,7 @@ func (m *demuxTestMux) section(pid int, tableID byte, idExt int, body []byte) {
 	length := len(s) - 3 + 4
 	s[1] = 0xb0 | byte(length>>8)
 	s[2] = byte(length)
-	crc := demuxCRC32(s)
+	crc := crc32(s)
 	s = append(s, byte(crc>>24), byte(crc>>16), byte(crc>>8), byte(crc))
 	m.packets(pid, append([]byte{0}, s...))
 }

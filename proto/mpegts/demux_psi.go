@@ -111,7 +111,7 @@ func (s *demuxSection) extract(d *Demuxer, onSection func([]byte)) {
 			return
 		}
 		section := s.buf[:total]
-		if demuxCRC32(section) != 0 {
+		if crc32(section) != 0 {
 			d.decodeError("PSI section CRC mismatch", "table_id", section[0])
 		} else {
 			onSection(section)
@@ -238,30 +238,4 @@ func demuxHasPID(infos []demuxStreamInfo, pid int) bool {
 		}
 	}
 	return false
-}
-
-// demuxCRCTable is the table of the MPEG-2 CRC-32 (polynomial 0x04C11DB7,
-// MSB first, no reflection, no final xor).
-var demuxCRCTable = func() (t [256]uint32) {
-	for i := range t {
-		c := uint32(i) << 24
-		for range 8 {
-			if c&0x80000000 != 0 {
-				c = c<<1 ^ 0x04c11db7
-			} else {
-				c <<= 1
-			}
-		}
-		t[i] = c
-	}
-	return t
-}()
-
-// demuxCRC32 of a whole section including its CRC field is 0 when intact.
-func demuxCRC32(b []byte) uint32 {
-	crc := uint32(0xffffffff)
-	for _, c := range b {
-		crc = crc<<8 ^ demuxCRCTable[byte(crc>>24)^c]
-	}
-	return crc
 }

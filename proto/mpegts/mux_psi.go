@@ -3,33 +3,6 @@ package mpegts
 // PSI (PAT and PMT) of the muxer's single program. Both tables are rebuilt only
 // when the tracks change; writing them is a copy plus a continuity counter.
 
-// muxCRCTable is the MPEG-2 CRC-32 (polynomial 0x04C11DB7, not reflected,
-// initial value 0xFFFFFFFF, no final XOR) used by PSI sections.
-var muxCRCTable = func() (t [256]uint32) {
-	for i := range t {
-		c := uint32(i) << 24
-		for range 8 {
-			if c&0x80000000 != 0 {
-				c = c<<1 ^ 0x04C11DB7
-			} else {
-				c <<= 1
-			}
-		}
-		t[i] = c
-	}
-	return t
-}()
-
-// muxCRC32 is the CRC of a PSI section; a section followed by its CRC sums
-// to 0.
-func muxCRC32(b []byte) uint32 {
-	crc := uint32(0xFFFFFFFF)
-	for _, v := range b {
-		crc = crc<<8 ^ muxCRCTable[byte(crc>>24)^v]
-	}
-	return crc
-}
-
 // muxPSIPacket lays out one TS packet that carries a whole PSI section:
 // header with payload_unit_start, pointer_field 0, the section, its CRC and
 // 0xFF stuffing. The continuity counter (low nibble of byte 3) is set when the
@@ -41,7 +14,7 @@ func muxPSIPacket(pkt *[muxPacketSize]byte, pid uint16, section []byte) {
 	pkt[3] = 0x10
 	pkt[4] = 0 // pointer_field
 	n := 5 + copy(pkt[5:], section)
-	crc := muxCRC32(section)
+	crc := crc32(section)
 	pkt[n] = byte(crc >> 24)
 	pkt[n+1] = byte(crc >> 16)
 	pkt[n+2] = byte(crc >> 8)

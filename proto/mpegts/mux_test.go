@@ -153,7 +153,7 @@ func TestMuxerPackets(t *testing.T) {
 				if p.pid == muxPIDPAT || p.pid == muxPIDPMT {
 					sec := p.payload[1:]
 					l := int(sec[1]&0x0F)<<8 | int(sec[2])
-					if muxCRC32(sec[:3+l]) != 0 {
+					if crc32(sec[:3+l]) != 0 {
 						t.Fatalf("pid %d: bad CRC", p.pid)
 					}
 				}
