@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -57,5 +58,21 @@ func TestDemoTestsrc(t *testing.T) {
 	code, body, hdr := s.get("/demo/embed.html")
 	if code != 200 || hdr.Get("Content-Type") != "text/html; charset=utf-8" || len(body) == 0 {
 		t.Fatalf("embed.html: %d %q", code, hdr.Get("Content-Type"))
+	}
+}
+
+func TestOnDemandStartsOnFirstViewer(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "stream od { input testsrc://?bitrate=300k&size=320x176; }\n")
+	if st := s.streamStats("od"); st["running"] != false {
+		t.Fatalf("on-demand stream runs before any viewer: %v", st)
+	}
+	// The first request waits for the first segment, then gets a playlist.
+	code, body, _ := s.get("/od/index.m3u8")
+	if code != 200 || !strings.Contains(string(body), "#EXTINF:") {
+		t.Fatalf("first viewer of on-demand stream: %d %s", code, body)
+	}
+	if st := s.streamStats("od"); st["running"] != true || st["alive"] != true {
+		t.Fatalf("on-demand stream not running after a viewer: %v", st)
 	}
 }
