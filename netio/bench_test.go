@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"testing"
 
@@ -43,7 +44,8 @@ func (c *fakeConn) AsyncWrite([]byte, gnet.AsyncCallback) error { return nil }
 func benchConn(h Handler) (*connState, *fakeConn) {
 	s := NewServer(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, h)
 	fc := &fakeConn{}
-	return newConnState(s, newLoopState(s, nil), fc), fc
+	ip := netip.MustParseAddr("127.0.0.1")
+	return newConnState(s, newLoopState(s, nil), fc, ip, ipKey(ip)), fc
 }
 
 // BenchmarkResponseWrite is the keep-alive response path: Write of a 64 KiB

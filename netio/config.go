@@ -36,8 +36,15 @@ type Config struct {
 	MaxQueuedBytes int
 	// MaxConns bounds open connections; more are answered 503 and closed.
 	// It keeps the process below its file descriptor limit (gnet stops the
-	// whole engine when accept fails). Default: RLIMIT_NOFILE minus a reserve.
+	// whole engine when accept fails), so a larger value is lowered to that
+	// bound. Default: RLIMIT_NOFILE minus a reserve.
 	MaxConns int
+	// MaxConnsPerIP bounds the open connections from one client address (an
+	// IPv6 client counts by its /64, which one host commonly owns whole);
+	// more are answered 503 and closed. 0 takes DefaultMaxConnsPerIP, NoLimit
+	// (any negative value) turns the limit off: load tests from one host
+	// need that.
+	MaxConnsPerIP int
 	// Multicore runs one event loop per CPU instead of one.
 	Multicore bool
 	Logger    *slog.Logger
@@ -50,7 +57,14 @@ const (
 	DefaultMaxHeaderBytes = 16 << 10
 	DefaultMaxBodyBytes   = 4 << 20
 	DefaultMaxQueuedBytes = 2 << 20
+	// DefaultMaxConnsPerIP is generous for viewers behind one NAT (a
+	// household, an office) watching a few streams each, and still keeps a
+	// single host from taking the whole connection budget of a public edge.
+	DefaultMaxConnsPerIP = 100
 )
+
+// NoLimit as MaxConnsPerIP turns the per-address limit off.
+const NoLimit = -1
 
 // fdReserve is kept free of connections for files, upstream sockets and the
 // listeners themselves.
@@ -74,6 +88,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = defaultMaxConns()
+	}
+	switch {
+	case c.MaxConnsPerIP == 0:
+		c.MaxConnsPerIP = DefaultMaxConnsPerIP
+	case c.MaxConnsPerIP < 0:
+		c.MaxConnsPerIP = NoLimit
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -20,6 +20,7 @@ const (
 	stIdle                       // keep-alive between requests: IdleTimeout
 	stHeld                       // a held response is pending: requests wait in gnet's buffer
 	stStreaming                  // a streaming response runs: incoming bytes are discarded
+	stSending                    // a file body is being sent: requests wait in gnet's buffer
 	stClosing                    // the last response is queued: close once it is sent
 )
 
@@ -45,6 +46,7 @@ type connState struct {
 	gc       gnet.Conn
 	slot     int
 	remoteIP netip.Addr
+	ipKey    netip.Addr // what MaxConnsPerIP counts this connection by
 
 	state  connPhase
 	since  time.Duration // when the current phase's timeout clock started
@@ -66,6 +68,10 @@ type connState struct {
 	lastOut  int           // OutboundBuffered at the last sweep
 	outSince time.Duration // when lastOut last changed
 
+	file fileBody // the file body being sent (stSending)
+	// wpRegistered: the socket is in the write poller's epoll set.
+	wpRegistered bool
+
 	// Reused for every response: header bytes, the iovec list, error bodies.
 	hdr     []byte
 	iov     [][]byte
@@ -75,25 +81,32 @@ type connState struct {
 	wakePending atomic.Bool
 }
 
-func newConnState(s *Server, l *loopState, c gnet.Conn) *connState {
+func newConnState(s *Server, l *loopState, c gnet.Conn, ip, key netip.Addr) *connState {
 	now := s.now()
 	cs := &connState{
 		s:        s,
 		loop:     l,
 		gc:       c,
+		remoteIP: ip,
+		ipKey:    key,
 		state:    stReading, // the first request gets HeaderTimeout from connect
 		since:    now,
 		outSince: now,
 		iov:      make([][]byte, 0, maxIovecBatch),
 	}
 	cs.parser.lim = parseLimits{maxHeaderBytes: s.cfg.MaxHeaderBytes, maxBodyBytes: s.cfg.MaxBodyBytes}
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		if ip, ok := netip.AddrFromSlice(a.IP); ok {
-			cs.remoteIP = ip.Unmap()
-		}
-	}
 	l.add(cs)
 	return cs
+}
+
+// remoteIP is the client's address, IPv4 unmapped.
+func remoteIP(c gnet.Conn) netip.Addr {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			return ip.Unmap()
+		}
+	}
+	return netip.Addr{}
 }
 
 // onTraffic handles bytes received.
@@ -106,7 +119,7 @@ func (cs *connState) onTraffic() gnet.Action {
 		if cs.discarded += n; cs.discarded > maxDiscard {
 			cs.requestClose(reasonOverflow)
 		}
-	case stHeld:
+	case stHeld, stSending:
 		// Pipelined requests wait in gnet's buffer, up to one maximal request.
 		if c.InboundBuffered() > cs.s.cfg.MaxHeaderBytes+cs.s.cfg.MaxBodyBytes {
 			cs.requestClose(reasonOverflow)
@@ -256,6 +269,12 @@ func (cs *connState) respond(rw *ResponseWriter, status int, ctype string, body 
 	keep := rw.req.KeepAlive && closeWith == reasonNone && !cs.s.stopping.Load()
 	cs.writeResponse(status, ctype, rw.extra, body, rw.req.Method == "HEAD", keep)
 	cs.current = nil
+	cs.afterResponse(keep, closeWith)
+}
+
+// afterResponse readies the connection for the next request once a
+// response is written (or queued), or closes it after the flush.
+func (cs *connState) afterResponse(keep bool, closeWith closeReason) {
 	if cs.closed {
 		return
 	}
@@ -303,7 +322,7 @@ func (cs *connState) refuse(herr *httpError) {
 
 // appendHead formats the status line and headers; contentLength < 0 sends
 // none (a body delimited by the close).
-func (cs *connState) appendHead(dst []byte, status int, ctype string, extra []HeaderField, contentLength int, keep bool) []byte {
+func (cs *connState) appendHead(dst []byte, status int, ctype string, extra []HeaderField, contentLength int64, keep bool) []byte {
 	dst = appendStatusLine(dst, status)
 	dst = append(dst, *cs.s.date.Load()...)
 	dst = append(dst, "Server: livedge\r\n"...)
@@ -312,7 +331,7 @@ func (cs *connState) appendHead(dst []byte, status int, ctype string, extra []He
 	}
 	if contentLength >= 0 {
 		dst = append(dst, "Content-Length: "...)
-		dst = strconv.AppendInt(dst, int64(contentLength), 10)
+		dst = strconv.AppendInt(dst, contentLength, 10)
 		dst = append(dst, "\r\n"...)
 	}
 	for _, f := range extra {
@@ -329,11 +348,11 @@ func (cs *connState) appendHead(dst []byte, status int, ctype string, extra []He
 // writeResponse writes head and body with writev: the body buffers go to the
 // kernel from the caller's memory; gnet copies only what it does not take.
 func (cs *connState) writeResponse(status int, ctype string, extra []HeaderField, body [][]byte, head, keep bool) {
-	length := -1 // 1xx, 204 and 304 carry neither body nor Content-Length
+	length := int64(-1) // 1xx, 204 and 304 carry neither body nor Content-Length
 	if bodyAllowed(status) {
 		length = 0
 		for _, b := range body {
-			length += len(b)
+			length += int64(len(b))
 		}
 	}
 	hdr := cs.appendHead(cs.hdr[:0], status, ctype, extra, length, keep)
@@ -381,6 +400,11 @@ func (cs *connState) expired(now time.Duration) bool {
 	switch cs.state {
 	case stClosing:
 		return out == 0 // the last response is out: close as planned
+	case stSending:
+		if now-cs.file.progress >= cfg.IdleTimeout+slack {
+			cs.reason = reasonWriteTimeout
+			return true
+		}
 	case stReading:
 		if !cs.paused && now-cs.since >= cfg.HeaderTimeout+slack {
 			cs.reason = reasonHeaderTimeout
@@ -423,7 +447,12 @@ func (cs *connState) onClose(err error) {
 	}
 	cs.s.stats.closed[reason].Add(1)
 	cs.s.stats.open.Add(-1)
+	cs.s.perIP.release(cs.ipKey)
 	cs.loop.remove(cs)
+	cs.endFile()
+	if cs.wpRegistered {
+		cs.s.wpoll.forget(cs) // before gnet closes the descriptor
+	}
 	if f := cs.feed; f != nil {
 		cs.feed, cs.feedEnd = nil, nil
 		cs.s.stats.streaming.Add(-1)

@@ -13,5 +13,12 @@
 // Buffers handed to Write or returned by Feed.Next are written with writev
 // straight from the caller's memory; gnet copies only the tail the kernel did
 // not accept, so once the write call returns the connection no longer refers
-// to the caller's buffers.
+// to the caller's buffers. File bodies (SendFile) go from the page cache by
+// sendfile on the loop, only while gnet holds no queued output of the
+// connection; a full socket is watched by the server's write poller (an
+// epoll set of its own, as gnet has no writable callback), which wakes the
+// connection when it takes more.
+//
+// Connection limits: MaxConns in all, MaxConnsPerIP per client address;
+// over either, a connection is answered 503 at accept and closed.
 package netio

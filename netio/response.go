@@ -3,6 +3,8 @@ package netio
 import (
 	"context"
 	"encoding/json"
+	"math"
+	"os"
 	"slices"
 	"sync/atomic"
 
@@ -11,7 +13,7 @@ import (
 
 // ResponseWriter answers one request. It is valid during ServeHTTP, on the
 // event loop. After Hold it may be completed once, by Write, WriteJSON,
-// Error, Redirect or Stream, from any goroutine; SetHeader calls must come
+// Error, Redirect, Stream or SendFile, from any goroutine; SetHeader calls must come
 // before that completion, from the goroutine that completes. A
 // ResponseWriter that was not held must be completed inside ServeHTTP.
 type ResponseWriter struct {
@@ -43,12 +45,18 @@ type completion struct {
 	contentType string
 	body        [][]byte
 	feed        Feed
+	// file, from off for length bytes, is a SendFile body.
+	file        *os.File
+	off, length int64
 }
 
 // release drops a completion that will never be written.
 func (p *completion) release() {
 	if p.feed != nil {
 		p.feed.Close()
+	}
+	if p.file != nil {
+		_ = p.file.Close()
 	}
 }
 
@@ -156,6 +164,37 @@ func (rw *ResponseWriter) Stream(status int, contentType string, feed Feed) {
 	rw.complete(completion{stream: true, status: status, contentType: contentType, feed: feed})
 }
 
+// SendFile sends a complete response with Content-Length whose body is
+// length bytes of f from offset: the kernel copies them from the page cache
+// to the socket (sendfile), after the headers and in order with the
+// connection's other responses; later pipelined requests are answered once
+// the body is out. SendFile takes f over: it is closed when the body is
+// sent, when the connection dies first, or when the response is dropped
+// (completed twice, or after the client left). A HEAD request gets the
+// headers only. f is read with pread semantics (its offset is not moved);
+// if it turns out shorter than offset+length the connection is closed
+// mid-body, as the client must learn the body is incomplete.
+func (rw *ResponseWriter) SendFile(status int, contentType string, f *os.File, offset, length int64) {
+	if f == nil || offset < 0 || length < 0 || length > math.MaxInt64-offset {
+		if f != nil {
+			_ = f.Close()
+		}
+		rw.cs.s.log.Error("SendFile with a bad file range", "path", rw.req.Path, "offset", offset, "length", length)
+		rw.Error(500, "internal_error", "bad file body")
+		return
+	}
+	if !validFieldValue(contentType) {
+		rw.cs.s.log.Warn("invalid Content-Type dropped", "path", rw.req.Path)
+		contentType = ""
+	}
+	if rw.state.Load() == rwOpen {
+		rw.state.Store(rwDone)
+		rw.cs.startFile(rw, status, contentType, f, offset, length)
+		return
+	}
+	rw.complete(completion{status: status, contentType: contentType, file: f, off: offset, length: length})
+}
+
 // complete queues a held response's completion onto the connection's loop.
 func (rw *ResponseWriter) complete(p completion) {
 	if !rw.state.CompareAndSwap(rwHeld, rwFilling) {
@@ -214,9 +253,12 @@ func (cs *connState) runCompletion(rw *ResponseWriter) {
 		p.release()
 		return
 	}
-	if p.stream {
+	switch {
+	case p.stream:
 		cs.startStream(rw, p.status, p.contentType, p.feed)
-	} else {
+	case p.file != nil:
+		cs.startFile(rw, p.status, p.contentType, p.file, p.off, p.length)
+	default:
 		cs.respond(rw, p.status, p.contentType, p.body, reasonNone)
 	}
 	cs.process()

@@ -23,6 +23,13 @@ type Server struct {
 	handler Handler
 	log     *slog.Logger
 	stats   counters
+	perIP   *ipLimiter
+	// wpoll wakes connections whose file body waits for a full socket; set
+	// by Start, closed once the loops exited.
+	wpoll *writePoller
+	// sockSendBuf, when set, is the SO_SNDBUF of accepted sockets: tests
+	// use a small one to make sockets fill.
+	sockSendBuf int
 	// epoch anchors the monotonic clock connections use for timeouts.
 	epoch time.Time
 	// clock is a coarse now (since epoch), refreshed every tick: reading the
@@ -54,10 +61,16 @@ func NewServer(cfg Config, h Handler) *Server {
 		cfg:     cfg,
 		handler: h,
 		log:     cfg.Logger.With("component", "netio"),
+		perIP:   newIPLimiter(cfg.MaxConnsPerIP),
 		epoch:   time.Now(),
 		loops:   make(map[gnet.EventLoop]*loopState),
 		booted:  make(chan struct{}),
 		runDone: make(chan struct{}),
+	}
+	if bound := defaultMaxConns(); s.cfg.MaxConns > bound {
+		s.log.Warn("max connections lowered to what the file descriptor limit allows",
+			"configured", s.cfg.MaxConns, "used", bound)
+		s.cfg.MaxConns = bound
 	}
 	s.tick = min(time.Second, cfg.HeaderTimeout/2, cfg.IdleTimeout/2)
 	s.tick = max(s.tick, 10*time.Millisecond)
@@ -105,11 +118,17 @@ func (s *Server) Start() error {
 		}
 		_ = ln.Close()
 	}
+	wpoll, err := newWritePoller(s.log)
+	if err != nil {
+		return err
+	}
+	s.wpoll = wpoll
 	s.started = true
 
 	errc := make(chan error, 1)
 	go func() {
 		defer close(s.runDone)
+		defer wpoll.close() // after the loops: no connection uses it any more
 		err := gnet.Rotate(&eventHandler{s: s}, urls,
 			gnet.WithMulticore(s.cfg.Multicore),
 			gnet.WithReuseAddr(true),
@@ -230,26 +249,52 @@ func (h *eventHandler) OnBoot(eng gnet.Engine) gnet.Action {
 	return gnet.None
 }
 
-// busyResponse answers connections over MaxConns.
-var busyResponse = func() []byte {
-	body := appendErrorJSON(nil, 503, "too_many_connections", "too many open connections")
+// busyResponses answer connections refused at accept, by refusal.
+var busyResponses = [numRefusals][]byte{
+	refusedMaxConns:      busyResponse("too_many_connections", "too many open connections"),
+	refusedMaxConnsPerIP: busyResponse("too_many_connections", "too many open connections from your address"),
+	refusedShutdown:      busyResponse("shutting_down", "the server is shutting down"),
+}
+
+func busyResponse(code, title string) []byte {
+	body := appendErrorJSON(nil, 503, code, title)
 	b := appendStatusLine(nil, 503)
 	b = append(b, "Server: livedge\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
 	b = append(b, "\r\n\r\n"...)
 	return append(b, body...)
-}()
+}
 
 func (h *eventHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	s := h.s
 	s.stats.accepted.Add(1)
-	if s.stats.open.Load() >= int64(s.cfg.MaxConns) || s.stopping.Load() {
-		return busyResponse, gnet.Close // OnClose counts it: no context
+	if s.stopping.Load() {
+		return s.refuse(c, refusedShutdown)
 	}
-	cs := newConnState(s, s.loopFor(c.EventLoop()), c)
-	c.SetContext(cs)
-	s.stats.open.Add(1)
+	// Counted before the check, so that loops accepting at the same time
+	// cannot overshoot the limit together.
+	if s.stats.open.Add(1) > int64(s.cfg.MaxConns) {
+		s.stats.open.Add(-1)
+		return s.refuse(c, refusedMaxConns)
+	}
+	ip := remoteIP(c)
+	key := ipKey(ip)
+	if !s.perIP.acquire(key) {
+		s.stats.open.Add(-1)
+		return s.refuse(c, refusedMaxConnsPerIP)
+	}
+	if s.sockSendBuf > 0 {
+		_ = c.SetWriteBuffer(s.sockSendBuf)
+	}
+	c.SetContext(newConnState(s, s.loopFor(c.EventLoop()), c, ip, key))
 	return nil, gnet.None
+}
+
+// refuse answers 503 and closes; OnClose counts the close as conn_limit
+// (the connection has no state).
+func (s *Server) refuse(c gnet.Conn, r refusal) ([]byte, gnet.Action) {
+	s.stats.refused[r].Add(1)
+	return busyResponses[r], gnet.Close
 }
 
 func (h *eventHandler) OnClose(c gnet.Conn, err error) gnet.Action {

@@ -440,13 +440,9 @@ func TestMaxConns(t *testing.T) {
 	a.read("GET")
 	b.send(get("/hello"))
 	b.read("GET")
-	c := dial(t, addr)
-	if resp, _ := c.read("GET"); resp.StatusCode != 503 {
-		t.Fatalf("over the limit: %d", resp.StatusCode)
-	}
-	c.expectClosed()
-	if n := s.Stats().Closed["conn_limit"]; n != 1 {
-		t.Fatalf("conn_limit: %d", n)
+	dial(t, addr).expectBusy("too_many_connections")
+	if st := s.Stats(); st.Closed["conn_limit"] != 1 || st.Refused["max_connections"] != 1 || st.Open != 2 {
+		t.Fatalf("stats: %+v", st)
 	}
 }
 

@@ -16,7 +16,7 @@ const (
 	reasonDone                      // response asked to close (Connection: close, HTTP/1.0)
 	reasonStreamEnd                 // streaming response's feed ended
 	reasonOverflow                  // client sent too much while a response was held or streaming
-	reasonConnLimit                 // over MaxConns
+	reasonConnLimit                 // refused at accept: a connection limit, or stopping
 	reasonShutdown                  // server stopping
 	reasonInternal                  // handler panic or no response
 	numReasons
@@ -40,6 +40,22 @@ var reasonNames = [numReasons]string{
 
 func (r closeReason) String() string { return reasonNames[r] }
 
+// refusal says why a connection was refused at accept; each has a counter.
+type refusal uint8
+
+const (
+	refusedMaxConns      refusal = iota // over MaxConns
+	refusedMaxConnsPerIP                // over MaxConnsPerIP from its address
+	refusedShutdown                     // the server is stopping
+	numRefusals
+)
+
+var refusalNames = [numRefusals]string{
+	refusedMaxConns:      "max_connections",
+	refusedMaxConnsPerIP: "max_connections_per_ip",
+	refusedShutdown:      "shutdown",
+}
+
 // Stats is a snapshot of the server's counters.
 type Stats struct {
 	Accepted  uint64 // connections accepted
@@ -48,10 +64,22 @@ type Stats struct {
 	Streaming int64  // streaming responses running now
 	// LaggingSkips counts Lagging calls where the feed skipped ahead.
 	LaggingSkips uint64
+	// Files is the number of file bodies being sent now (SendFile).
+	Files int64
+	// SendfileBytes counts file body bytes the kernel took by sendfile.
+	SendfileBytes uint64
+	// SendfileWaits counts the times a file body found its socket full
+	// (sendfile said EAGAIN, or gnet still held queued output) and waited
+	// for the write poller.
+	SendfileWaits uint64
 	// Closed counts closed connections by reason: client, header_timeout,
 	// idle_timeout, write_timeout, bad_request, slow_viewer, done,
 	// stream_end, overflow, conn_limit, shutdown, internal_error, other.
+	// conn_limit counts every connection refused at accept.
 	Closed map[string]uint64
+	// Refused counts connections refused at accept (answered 503) by
+	// reason: max_connections, max_connections_per_ip, shutdown.
+	Refused map[string]uint64
 }
 
 type counters struct {
@@ -60,21 +88,32 @@ type counters struct {
 	requests     atomic.Uint64
 	streaming    atomic.Int64
 	laggingSkips atomic.Uint64
+	files        atomic.Int64
+	sentBytes    atomic.Uint64
+	sendWaits    atomic.Uint64
 	closed       [numReasons]atomic.Uint64
+	refused      [numRefusals]atomic.Uint64
 }
 
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
 	st := Stats{
-		Accepted:     s.stats.accepted.Load(),
-		Open:         s.stats.open.Load(),
-		Requests:     s.stats.requests.Load(),
-		Streaming:    s.stats.streaming.Load(),
-		LaggingSkips: s.stats.laggingSkips.Load(),
-		Closed:       make(map[string]uint64, numReasons),
+		Accepted:      s.stats.accepted.Load(),
+		Open:          s.stats.open.Load(),
+		Requests:      s.stats.requests.Load(),
+		Streaming:     s.stats.streaming.Load(),
+		LaggingSkips:  s.stats.laggingSkips.Load(),
+		Files:         s.stats.files.Load(),
+		SendfileBytes: s.stats.sentBytes.Load(),
+		SendfileWaits: s.stats.sendWaits.Load(),
+		Closed:        make(map[string]uint64, numReasons),
+		Refused:       make(map[string]uint64, numRefusals),
 	}
 	for r := range s.stats.closed {
 		st.Closed[reasonNames[r]] = s.stats.closed[r].Load()
+	}
+	for r := range s.stats.refused {
+		st.Refused[refusalNames[r]] = s.stats.refused[r].Load()
 	}
 	return st
 }

@@ -41,8 +41,9 @@ func (cs *connState) startStream(rw *ResponseWriter, status int, ctype string, f
 	cs.pump()
 }
 
-// Wake implements Waker for the connection's feed: any goroutine, cheap,
-// and calls before the loop gets to the connection coalesce into one.
+// Wake implements Waker for the connection's feed, and the write poller
+// calls it when a file body's socket takes more: any goroutine, cheap, and
+// calls before the loop gets to the connection coalesce into one.
 func (cs *connState) Wake() {
 	if cs.wakePending.Load() || !cs.wakePending.CompareAndSwap(false, true) {
 		return
@@ -50,13 +51,19 @@ func (cs *connState) Wake() {
 	cs.loop.enqueue(cs)
 }
 
-// onWake runs on the loop for a woken connection.
+// onWake runs on the loop for a woken connection: its feed has more, or
+// its socket takes more of a file body.
 func (cs *connState) onWake() {
-	if cs.closed || cs.feed == nil {
-		return
+	switch {
+	case cs.closed:
+	case cs.state == stSending:
+		cs.sendFile()
+		cs.process() // requests that waited for the body, if it is done
+		cs.settle()
+	case cs.feed != nil:
+		cs.pump()
+		cs.settle()
 	}
-	cs.pump()
-	cs.settle()
 }
 
 // pump writes what the feed has for this viewer, unless the viewer's queue

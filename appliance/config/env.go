@@ -13,7 +13,10 @@ const envPrefix = "STREAMER_"
 // environ ("KEY=VALUE" entries, as os.Environ returns). A variable replaces
 // the file's value: STREAMER_HTTP and STREAMER_PEER take a space or comma
 // separated list, STREAMER_EDIT_AUTH and STREAMER_VIEW_AUTH "user:pass" or
-// "user pass", STREAMER_CLUSTER_KEY and STREAMER_CONFIG_EXTERNAL one value.
+// "user pass", STREAMER_CLUSTER_KEY, STREAMER_CONFIG_EXTERNAL,
+// STREAMER_MAX_CONNECTIONS, STREAMER_MAX_CONNECTIONS_PER_IP,
+// STREAMER_MEMORY_POOL, STREAMER_HTTP_HEADER_TIMEOUT and
+// STREAMER_HTTP_IDLE_TIMEOUT one value, written as in the file.
 // Empty variables count as unset, the first of duplicates wins (as with
 // os.Getenv), and unknown STREAMER_* names are ignored. On error c is unchanged.
 func (c *Config) ApplyEnv(environ []string) error {
@@ -75,6 +78,24 @@ func (c *Config) applyEnvVar(key, value string) error {
 		return setEnvAuth(&c.EditAuth, "edit_auth", value)
 	case "STREAMER_VIEW_AUTH":
 		return setEnvAuth(&c.ViewAuth, "view_auth", value)
+	case "STREAMER_MAX_CONNECTIONS":
+		return setEnvNumber(&c.MaxConnections, maxConnectionsRule, value)
+	case "STREAMER_MAX_CONNECTIONS_PER_IP":
+		n, err := maxConnectionsPerIPRule.parse(value)
+		if err != nil {
+			return err
+		}
+		c.MaxConnectionsPerIP = &n
+	case "STREAMER_MEMORY_POOL":
+		n, err := memoryPoolRule.parse(value)
+		if err != nil {
+			return err
+		}
+		c.MemoryPool = n
+	case "STREAMER_HTTP_HEADER_TIMEOUT":
+		return setEnvNumber(&c.HTTPHeaderTimeout, httpHeaderTimeoutRule, value)
+	case "STREAMER_HTTP_IDLE_TIMEOUT":
+		return setEnvNumber(&c.HTTPIdleTimeout, httpIdleTimeoutRule, value)
 	case "STREAMER_CONFIG_EXTERNAL":
 		if err := checkBackendURL(value); err != nil {
 			return fmt.Errorf("bad URL %s: %w", quoteShort(value), err)
@@ -99,6 +120,15 @@ func setEnvAuth(dst **Auth, name, value string) error {
 		return errors.New(err.Msg)
 	}
 	*dst = &a
+	return nil
+}
+
+func setEnvNumber(dst *int, rule intRule, value string) error {
+	n, err := rule.parse(value)
+	if err != nil {
+		return err
+	}
+	*dst = n
 	return nil
 }
 

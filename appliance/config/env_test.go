@@ -27,6 +27,11 @@ func TestApplyEnv(t *testing.T) {
 		{"auth colon", []string{"STREAMER_EDIT_AUTH=admin:p:w d"}, func(c *Config) bool { return *c.EditAuth == Auth{"admin", "p:w d"} }},
 		{"auth space", []string{"STREAMER_VIEW_AUTH=viewer pa:ss"}, func(c *Config) bool { return *c.ViewAuth == Auth{"viewer", "pa:ss"} }},
 		{"config external", []string{"STREAMER_CONFIG_EXTERNAL=https://backend/conf"}, func(c *Config) bool { return c.ConfigExternal == "https://backend/conf" }},
+		{"limits", []string{"STREAMER_MAX_CONNECTIONS=9000", "STREAMER_MAX_CONNECTIONS_PER_IP=0", "STREAMER_MEMORY_POOL=2G",
+			"STREAMER_HTTP_HEADER_TIMEOUT=3", "STREAMER_HTTP_IDLE_TIMEOUT=30"}, func(c *Config) bool {
+			return c.MaxConnections == 9000 && c.MaxConnectionsPerIP != nil && *c.MaxConnectionsPerIP == 0 &&
+				c.MemoryPool == 2<<30 && c.HTTPHeaderTimeout == 3 && c.HTTPIdleTimeout == 30
+		}},
 		{"peers replace", []string{"STREAMER_PEER=a:80,b"}, func(c *Config) bool { return reflect.DeepEqual(c.Peers, []Peer{{Host: "a:80"}, {Host: "b"}}) }},
 		{"empty is unset", []string{"STREAMER_HTTP=", "STREAMER_CLUSTER_KEY= "}, func(c *Config) bool {
 			return reflect.DeepEqual(c, base())
@@ -65,6 +70,11 @@ func TestApplyEnvErrors(t *testing.T) {
 		"STREAMER_CONFIG_EXTERNAL=backend:80",
 		"STREAMER_PEER=a,-b",
 		"STREAMER_PEER=a a",
+		"STREAMER_MAX_CONNECTIONS=0",
+		"STREAMER_MAX_CONNECTIONS_PER_IP=-1",
+		"STREAMER_MEMORY_POOL=512",
+		"STREAMER_HTTP_HEADER_TIMEOUT=1s",
+		"STREAMER_HTTP_IDLE_TIMEOUT=99999",
 	}
 	for _, kv := range tests {
 		name, _, _ := strings.Cut(kv, "=")

@@ -15,6 +15,21 @@ func (c *Config) Format() []byte {
 	for _, l := range c.HTTP {
 		fmt.Fprintf(&b, "http %s;\n", quote(l))
 	}
+	if c.MaxConnections != 0 {
+		fmt.Fprintf(&b, "max_connections %d;\n", c.MaxConnections)
+	}
+	if c.MaxConnectionsPerIP != nil {
+		fmt.Fprintf(&b, "max_connections_per_ip %d;\n", *c.MaxConnectionsPerIP)
+	}
+	if c.MemoryPool != 0 {
+		fmt.Fprintf(&b, "memory_pool %s;\n", formatSize(c.MemoryPool))
+	}
+	if c.HTTPHeaderTimeout != 0 {
+		fmt.Fprintf(&b, "http_header_timeout %d;\n", c.HTTPHeaderTimeout)
+	}
+	if c.HTTPIdleTimeout != 0 {
+		fmt.Fprintf(&b, "http_idle_timeout %d;\n", c.HTTPIdleTimeout)
+	}
 	if c.ClusterKey != "" {
 		fmt.Fprintf(&b, "cluster_key %s;\n", quote(c.ClusterKey))
 	}

@@ -20,6 +20,8 @@ func FuzzParse(f *testing.F) {
 		"}{;",
 		`"unterminated`,
 		"edit_auth a b; view_auth c d; config_external https://x/y;",
+		"max_connections 100; max_connections_per_ip 0; memory_pool 1536k; http_header_timeout 5; http_idle_timeout 60;",
+		"memory_pool 4194304T; max_connections_per_ip 007;",
 	} {
 		f.Add([]byte(seed))
 	}

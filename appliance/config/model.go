@@ -20,7 +20,23 @@ import (
 // Flussonic API v3 naming.
 type Config struct {
 	// HTTP holds the listen specs "[ADDR:]PORT" of the HTTP server.
-	HTTP           []string              `json:"http,omitempty"`
+	HTTP []string `json:"http,omitempty"`
+	// MaxConnections bounds the open HTTP connections; more are answered
+	// 503. 0: derived from the file descriptor limit.
+	MaxConnections int `json:"max_connections,omitempty"`
+	// MaxConnectionsPerIP bounds the open HTTP connections from one client
+	// address (an IPv6 client counts by its /64). nil: the server's default
+	// (100); 0: no limit, which load tests from one host need.
+	MaxConnectionsPerIP *int `json:"max_connections_per_ip,omitempty"`
+	// MemoryPool is the size in bytes of the shared buffer pool. 0: default.
+	MemoryPool int64 `json:"memory_pool,omitempty"`
+	// HTTPHeaderTimeout bounds, in seconds, the time a client takes to send
+	// a request's head (the slowloris defence). 0: default (10).
+	HTTPHeaderTimeout int `json:"http_header_timeout,omitempty"`
+	// HTTPIdleTimeout closes, in seconds, keep-alive connections idle
+	// between requests and connections whose output stalls. 0: default (60).
+	HTTPIdleTimeout int `json:"http_idle_timeout,omitempty"`
+
 	ClusterKey     string                `json:"cluster_key,omitempty"`
 	Peers          []Peer                `json:"peers,omitempty"`
 	EditAuth       *Auth                 `json:"edit_auth,omitempty"`

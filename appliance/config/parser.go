@@ -102,6 +102,16 @@ func (p *parser) file() *Error {
 		switch st.name.text {
 		case "http":
 			err = p.http(st)
+		case "max_connections":
+			err = p.number(st, &p.cfg.MaxConnections, maxConnectionsRule, "max_connections")
+		case "max_connections_per_ip":
+			err = p.optionalNumber(st, &p.cfg.MaxConnectionsPerIP, maxConnectionsPerIPRule, "max_connections_per_ip")
+		case "memory_pool":
+			err = p.size(st, &p.cfg.MemoryPool, memoryPoolRule, "memory_pool")
+		case "http_header_timeout":
+			err = p.number(st, &p.cfg.HTTPHeaderTimeout, httpHeaderTimeoutRule, "http_header_timeout")
+		case "http_idle_timeout":
+			err = p.number(st, &p.cfg.HTTPIdleTimeout, httpIdleTimeoutRule, "http_idle_timeout")
 		case "cluster_key":
 			err = p.setOnce(st, &p.cfg.ClusterKey, "cluster_key")
 		case "config_external":
@@ -236,7 +246,44 @@ func (p *parser) stream(st statement) *Error {
 	})
 }
 
-// number sets a single-valued numeric stream directive.
+// optionalNumber sets a single-valued numeric directive whose 0 is a value
+// of its own, not "unset".
+func (p *parser) optionalNumber(st statement, dst **int, rule intRule, path ...any) *Error {
+	if err := p.simple(st, 1, 1); err != nil {
+		return err
+	}
+	if *dst != nil {
+		return p.errAt(st.name, CodeDuplicate, path, "duplicate %s", st.name.text)
+	}
+	arg := st.args[0]
+	n, err := rule.parse(arg.text)
+	if err != nil {
+		return p.errAt(arg, CodeBadValue, path, "%v", err)
+	}
+	*dst = &n
+	p.mark(arg, path...)
+	return nil
+}
+
+// size sets a single-valued size directive: bytes, or K, M, G, T units.
+func (p *parser) size(st statement, dst *int64, rule sizeRule, path ...any) *Error {
+	if err := p.simple(st, 1, 1); err != nil {
+		return err
+	}
+	if *dst != 0 {
+		return p.errAt(st.name, CodeDuplicate, path, "duplicate %s", st.name.text)
+	}
+	arg := st.args[0]
+	n, err := rule.parse(arg.text)
+	if err != nil {
+		return p.errAt(arg, CodeBadValue, path, "%v", err)
+	}
+	*dst = n
+	p.mark(arg, path...)
+	return nil
+}
+
+// number sets a single-valued numeric directive.
 func (p *parser) number(st statement, dst *int, rule intRule, path ...any) *Error {
 	if err := p.simple(st, 1, 1); err != nil {
 		return err
@@ -373,6 +420,52 @@ func parseDecimal(s string) (int, bool) {
 		n = n*10 + int(s[i]-'0')
 	}
 	return n, true
+}
+
+// sizeUnits are the suffixes of sizes, largest first: binary multiples, as
+// in nginx and Flussonic ("512M" is 512 MiB).
+var sizeUnits = []struct {
+	suffix byte
+	shift  uint
+}{{'T', 40}, {'G', 30}, {'M', 20}, {'K', 10}}
+
+// parseSize parses a size in bytes written "N" or "N" plus one of K, M, G
+// or T (either case); N has at most 13 digits, so no product overflows.
+func parseSize(s string) (int64, bool) {
+	shift := uint(0)
+	if s != "" {
+		last := s[len(s)-1] &^ 0x20 // upper case
+		for _, u := range sizeUnits {
+			if last == u.suffix {
+				shift, s = u.shift, s[:len(s)-1]
+				break
+			}
+		}
+	}
+	if s == "" || len(s) > 13 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(s[i]-'0')
+	}
+	if n > (1<<62)>>shift {
+		return 0, false
+	}
+	return n << shift, true
+}
+
+// formatSize writes n in the largest unit that holds it exactly.
+func formatSize(n int64) string {
+	for _, u := range sizeUnits {
+		if n != 0 && n%(1<<u.shift) == 0 {
+			return strconv.FormatInt(n>>u.shift, 10) + string(u.suffix)
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // parseMilliseconds parses seconds written "S" or "S.FFF" (up to

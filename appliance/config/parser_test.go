@@ -15,6 +15,11 @@ http 8080;
 http 127.0.0.1:8081;   # loopback only
 http [::1]:8082;
 http localhost:8083;
+max_connections 5000;
+max_connections_per_ip 0;   # load tests from one host
+memory_pool 512M;
+http_header_timeout 5;
+http_idle_timeout 120;
 cluster_key "s3cret key";
 peer node2.example.com:8080;
 peer 10.0.0.3 {
@@ -47,8 +52,13 @@ stream reserved {
 `
 
 var fullModel = &Config{
-	HTTP:       []string{"8080", "127.0.0.1:8081", "[::1]:8082", "localhost:8083"},
-	ClusterKey: "s3cret key",
+	HTTP:                []string{"8080", "127.0.0.1:8081", "[::1]:8082", "localhost:8083"},
+	MaxConnections:      5000,
+	MaxConnectionsPerIP: intPtr(0),
+	MemoryPool:          512 << 20,
+	HTTPHeaderTimeout:   5,
+	HTTPIdleTimeout:     120,
+	ClusterKey:          "s3cret key",
 	Peers: []Peer{
 		{Host: "node2.example.com:8080"},
 		{Host: "10.0.0.3", Public: "edge3.example.com"},
@@ -81,6 +91,8 @@ var fullModel = &Config{
 	},
 }
 
+func intPtr(n int) *int { return &n }
+
 func TestParseGood(t *testing.T) {
 	tests := []struct {
 		name string
@@ -104,6 +116,13 @@ func TestParseGood(t *testing.T) {
 			{Name: "a", Inputs: []engine.InputConfig{{URL: "publish://"}}, SegmentDuration: 1050}}}},
 		{"udp multicast default iface", "stream a { input udp://239.1.1.1:5000/; }", &Config{Streams: []engine.StreamConfig{
 			{Name: "a", Inputs: []engine.InputConfig{{URL: "udp://239.1.1.1:5000/"}}}}}},
+		{"per-ip limit", "max_connections_per_ip 100;", &Config{MaxConnectionsPerIP: intPtr(100)}},
+		{"memory_pool bytes", "memory_pool 1048576;", &Config{MemoryPool: 1 << 20}},
+		{"memory_pool lower case", "memory_pool 1536k;", &Config{MemoryPool: 1536 << 10}},
+		{"memory_pool G", "memory_pool 2G;", &Config{MemoryPool: 2 << 30}},
+		{"memory_pool T", "memory_pool 1t;", &Config{MemoryPool: 1 << 40}},
+		{"limits at their bounds", "max_connections 1;\nmax_connections_per_ip 1000000;\nhttp_header_timeout 600;\nhttp_idle_timeout 1;",
+			&Config{MaxConnections: 1, MaxConnectionsPerIP: intPtr(1000000), HTTPHeaderTimeout: 600, HTTPIdleTimeout: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,6 +205,22 @@ func TestParseErrors(t *testing.T) {
 		{"segment_count zero", input + ";\n  segment_count 0;\n}", `t.conf:3:17: segment_count must be an integer from 1 to 100, got "0"`, CodeBadValue, []any{"streams", 0, "segment_count"}},
 		{"segment_count too big", input + ";\n  segment_count 101;\n}", `t.conf:3:17: segment_count must be`, CodeBadValue, nil},
 
+		{"max_connections zero", "max_connections 0;", `t.conf:1:17: max_connections must be an integer from 1 to 10000000, got "0"`, CodeBadValue, []any{"max_connections"}},
+		{"max_connections negative", "max_connections -5;", `t.conf:1:17: max_connections must be`, CodeBadValue, nil},
+		{"max_connections too big", "max_connections 10000001;", `t.conf:1:17: max_connections must be`, CodeBadValue, nil},
+		{"per-ip not a number", "max_connections_per_ip many;", `t.conf:1:24: max_connections_per_ip must be an integer from 0 (no limit) to 1000000, got "many"`, CodeBadValue, []any{"max_connections_per_ip"}},
+		{"per-ip too big", "max_connections_per_ip 1000001;", `t.conf:1:24: max_connections_per_ip must be`, CodeBadValue, nil},
+		{"memory_pool too small", "memory_pool 1023K;", `t.conf:1:13: memory_pool must be a size from 1M to 1T`, CodeBadValue, []any{"memory_pool"}},
+		{"memory_pool too big", "memory_pool 1025G;", `t.conf:1:13: memory_pool must be a size`, CodeBadValue, nil},
+		{"memory_pool overflow", "memory_pool 9999999999999T;", `t.conf:1:13: memory_pool must be a size`, CodeBadValue, nil},
+		{"memory_pool unit only", "memory_pool M;", `t.conf:1:13: memory_pool must be a size`, CodeBadValue, nil},
+		{"memory_pool MB", "memory_pool 512MB;", `t.conf:1:13: memory_pool must be a size`, CodeBadValue, nil},
+		{"memory_pool fraction", "memory_pool 1.5G;", `t.conf:1:13: memory_pool must be a size`, CodeBadValue, nil},
+		{"header timeout zero", "http_header_timeout 0;", `t.conf:1:21: http_header_timeout must be an integer from 1 to 600 (seconds), got "0"`, CodeBadValue, []any{"http_header_timeout"}},
+		{"idle timeout too long", "http_idle_timeout 3601;", `t.conf:1:19: http_idle_timeout must be an integer from 1 to 3600 (seconds)`, CodeBadValue, []any{"http_idle_timeout"}},
+		{"limit with block", "max_connections 5 { }", `t.conf:1:19: max_connections takes no { } block`, CodeSyntax, nil},
+		{"memory_pool missing", "memory_pool;", `t.conf:1:12: memory_pool needs 1 argument`, CodeMissing, nil},
+
 		// URLs.
 		{"unsupported scheme", input + ";\n  input ftp://x;\n}", `t.conf:3:9: bad input URL "ftp://x": unsupported scheme "ftp"`, CodeBadURL, []any{"streams", 0, "inputs", 1, "url"}},
 		{"no scheme", "stream a {\n  input /x;\n}", `t.conf:2:9: bad input URL "/x": missing scheme`, CodeBadURL, nil},
@@ -206,6 +241,10 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate stream", "stream a { input publish://; }\nstream a { input publish://; }", `t.conf:2:8: duplicate stream "a"`, CodeDuplicate, []any{"streams", 1, "name"}},
 		{"duplicate static", input + ";\n static;\n static;\n}", `t.conf:4:2: duplicate static`, CodeDuplicate, []any{"streams", 0, "static"}},
 		{"duplicate segment_count", input + ";\n segment_count 2;\n segment_count 2;\n}", `t.conf:4:2: duplicate segment_count`, CodeDuplicate, nil},
+		{"duplicate max_connections", "max_connections 5;\nmax_connections 6;", `t.conf:2:1: duplicate max_connections`, CodeDuplicate, []any{"max_connections"}},
+		{"duplicate per-ip", "max_connections_per_ip 0;\nmax_connections_per_ip 0;", `t.conf:2:1: duplicate max_connections_per_ip`, CodeDuplicate, []any{"max_connections_per_ip"}},
+		{"duplicate memory_pool", "memory_pool 1G;\nmemory_pool 1G;", `t.conf:2:1: duplicate memory_pool`, CodeDuplicate, []any{"memory_pool"}},
+		{"duplicate timeout", "http_idle_timeout 5;\nhttp_idle_timeout 5;", `t.conf:2:1: duplicate http_idle_timeout`, CodeDuplicate, nil},
 		{"duplicate option", input + " source_timeout=1 source_timeout=2;\n}", `t.conf:2:42: duplicate option source_timeout`, CodeDuplicate, nil},
 	}
 	for _, tt := range tests {

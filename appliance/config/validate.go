@@ -30,7 +30,37 @@ var (
 		"1 to 60 seconds (e.g. 2 or 2.5; 1000 to 60000 ms in the API)"}
 	segmentCountRule  = intRule{"segment_count", 1, 100, parseDecimal, "an integer from 1 to 100"}
 	sourceTimeoutRule = intRule{"source_timeout", 1, 3600, parseDecimal, "an integer from 1 to 3600 (seconds)"}
+
+	maxConnectionsRule      = intRule{"max_connections", 1, 10_000_000, parseDecimal, "an integer from 1 to 10000000"}
+	maxConnectionsPerIPRule = intRule{"max_connections_per_ip", 0, 1_000_000, parseDecimal,
+		"an integer from 0 (no limit) to 1000000"}
+	httpHeaderTimeoutRule = intRule{"http_header_timeout", 1, 600, parseDecimal, "an integer from 1 to 600 (seconds)"}
+	httpIdleTimeoutRule   = intRule{"http_idle_timeout", 1, 3600, parseDecimal, "an integer from 1 to 3600 (seconds)"}
+	memoryPoolRule        = sizeRule{"memory_pool", 1 << 20, 1 << 40, "a size from 1M to 1T (bytes, or a number with a K, M, G or T suffix: 512M, 1G)"}
 )
+
+// sizeRule is the range of a size in bytes; in the model 0 stands for
+// "default".
+type sizeRule struct {
+	name   string
+	lo, hi int64
+	text   string
+}
+
+func (r sizeRule) parse(s string) (int64, error) {
+	n, ok := parseSize(s)
+	if !ok || n < r.lo || n > r.hi {
+		return 0, fmt.Errorf("%s must be %s, got %s", r.name, r.text, quoteShort(s))
+	}
+	return n, nil
+}
+
+func (r sizeRule) check(n int64) error {
+	if n != 0 && (n < r.lo || n > r.hi) {
+		return fmt.Errorf("%s must be %s, got %d", r.name, r.text, n)
+	}
+	return nil
+}
 
 func (r intRule) parse(s string) (int, error) {
 	n, ok := r.fromFile(s)
@@ -43,6 +73,14 @@ func (r intRule) parse(s string) (int, error) {
 func (r intRule) check(n int) error {
 	if n != 0 && (n < r.lo || n > r.hi) {
 		return fmt.Errorf("%s must be %s, got %d", r.name, r.text, n)
+	}
+	return nil
+}
+
+// checkOptional checks a setting whose nil is "default" and 0 a value.
+func (r intRule) checkOptional(n *int) error {
+	if n != nil && (*n < r.lo || *n > r.hi) {
+		return fmt.Errorf("%s must be %s, got %d", r.name, r.text, *n)
 	}
 	return nil
 }
@@ -67,6 +105,9 @@ func (c *Config) validate() *Error {
 			return invalid(CodeDuplicate, []any{"http", i}, "duplicate http listen spec %s", quoteShort(l))
 		}
 		seen[l] = true
+	}
+	if err := c.validateLimits(); err != nil {
+		return err
 	}
 	if c.ClusterKey != "" {
 		if err := checkText(c.ClusterKey); err != nil {
@@ -103,6 +144,25 @@ func (c *Config) validate() *Error {
 	for i := range c.Streams {
 		if err := c.validateStream(i, seen); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// validateLimits checks the HTTP server's limits and the memory pool.
+func (c *Config) validateLimits() *Error {
+	for _, r := range []struct {
+		name string
+		err  error
+	}{
+		{"max_connections", maxConnectionsRule.check(c.MaxConnections)},
+		{"max_connections_per_ip", maxConnectionsPerIPRule.checkOptional(c.MaxConnectionsPerIP)},
+		{"memory_pool", memoryPoolRule.check(c.MemoryPool)},
+		{"http_header_timeout", httpHeaderTimeoutRule.check(c.HTTPHeaderTimeout)},
+		{"http_idle_timeout", httpIdleTimeoutRule.check(c.HTTPIdleTimeout)},
+	} {
+		if r.err != nil {
+			return invalid(CodeBadValue, []any{r.name}, "%v", r.err)
 		}
 	}
 	return nil

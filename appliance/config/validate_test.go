@@ -47,6 +47,16 @@ func TestValidateJSON(t *testing.T) {
 		{"bad http", `{"http":["8080","0"]}`, `http[1]: bad http listen spec "0": port "0" is not a number from 1 to 65535`, CodeBadValue, []any{"http", 1}},
 		{"empty peer", `{"peers":[{"hostname":""}]}`, `peers[0].hostname: bad peer "": empty host`, CodeBadValue, []any{"peers", 0, "hostname"}},
 		{"bad backend", `{"config_external":"file:///etc/x"}`, `config_external: bad config_external "file:///etc/x": want an http:// or https:// URL`, CodeBadURL, []any{"config_external"}},
+		{"max_connections", `{"max_connections":-1}`, `max_connections: max_connections must be an integer from 1 to 10000000, got -1`,
+			CodeBadValue, []any{"max_connections"}},
+		{"per-ip negative", `{"max_connections_per_ip":-1}`, `max_connections_per_ip: max_connections_per_ip must be an integer from 0 (no limit) to 1000000, got -1`,
+			CodeBadValue, []any{"max_connections_per_ip"}},
+		{"memory_pool", `{"memory_pool":1000}`, `memory_pool: memory_pool must be a size from 1M to 1T (bytes, or a number with a K, M, G or T suffix: 512M, 1G), got 1000`,
+			CodeBadValue, []any{"memory_pool"}},
+		{"header timeout", `{"http_header_timeout":601}`, `http_header_timeout: http_header_timeout must be an integer from 1 to 600 (seconds), got 601`,
+			CodeBadValue, []any{"http_header_timeout"}},
+		{"idle timeout", `{"http_idle_timeout":-3}`, `http_idle_timeout: http_idle_timeout must be an integer from 1 to 3600 (seconds), got -3`,
+			CodeBadValue, []any{"http_idle_timeout"}},
 		{"control in key", `{"cluster_key":"a\u0000b"}`, `cluster_key: bad cluster_key: control character '\x00'`, CodeBadValue, []any{"cluster_key"}},
 	}
 	for _, tt := range tests {
