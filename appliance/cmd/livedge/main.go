@@ -3,6 +3,7 @@
 //	livedge [-c FILE] [-default]   run
 //	livedge -t [-c FILE]           check a config and exit
 //	livedge load [flags] URL       open many viewers of a stream (see appliance/load)
+//	livedge configext check URL    probe a config_external backend (see configext)
 package main
 
 import (
@@ -15,11 +16,15 @@ import (
 
 	"github.com/livedge/livedge/appliance"
 	"github.com/livedge/livedge/appliance/load"
+	"github.com/livedge/livedge/configext"
 )
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "load" {
 		os.Exit(load.Main(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 2 && os.Args[1] == "configext" && os.Args[2] == "check" {
+		os.Exit(configext.CheckMain(os.Args[3:], os.Stdout, os.Stderr))
 	}
 	os.Exit(run(os.Args[1:]))
 }
