@@ -20,8 +20,11 @@ import (
 )
 
 var (
-	binPath  string // the livedge binary under test
-	clipPath string // a 5 s H.264 + AAC MPEG-TS clip made by ffmpeg
+	binPath string // the livedge binary under test
+	// clipPath is a 90 s H.264 + AAC MPEG-TS clip made by ffmpeg: longer than
+	// any test plays it, because `ffmpeg -stream_loop` splices the loop with
+	// overlapping timestamps that strict decoders then complain about.
+	clipPath string
 )
 
 func TestMain(m *testing.M) {
@@ -45,8 +48,8 @@ func TestMain(m *testing.M) {
 		if _, err := exec.LookPath("ffmpeg"); err == nil {
 			clipPath = filepath.Join(dir, "clip.ts")
 			gen := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25",
-				"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "5",
-				"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "25", "-bf", "0",
+				"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "90",
+				"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25", "-bf", "0",
 				"-c:a", "aac", "-b:a", "64k", "-f", "mpegts", clipPath)
 			if out, err := gen.CombinedOutput(); err != nil {
 				fmt.Fprintf(os.Stderr, "make clip: %v\n%s", err, out)
