@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"slices"
 	"syscall"
 	"time"
 
@@ -52,31 +51,131 @@ func (cs ConfigSource) Name() string {
 	return cs.Path
 }
 
+// maxConnsPerIP maps the config's per-address limit onto netio's: unset
+// takes netio's default, 0 means no limit.
+func maxConnsPerIP(n *int) int {
+	switch {
+	case n == nil:
+		return 0
+	case *n == 0:
+		return netio.NoLimit
+	}
+	return *n
+}
+
 // shutdownGrace bounds SIGTERM handling: listeners, viewers and streams.
 const shutdownGrace = 1500 * time.Millisecond
 
-// Run starts the daemon and serves until SIGTERM or SIGINT (exit cleanly) or
-// a fatal error. SIGHUP reloads the config.
-func Run(cs ConfigSource, log *slog.Logger) error {
-	cfg, err := cs.Load()
-	if err != nil {
-		return err
-	}
+// node is a wired daemon: the config store, the stream registry, the
+// session table and the router that serves them.
+type node struct {
+	log     *slog.Logger
+	store   *configStore
+	streams *engine.Registry
+	router  *router
+	stopBg  chan struct{}
+	bgDone  chan struct{}
+}
+
+// newNode loads the config and wires the daemon; start applies the config.
+func newNode(cs ConfigSource, log *slog.Logger) (*node, error) {
 	streams := engine.NewRegistry(engine.RegistryOptions{
 		Log:      log,
 		Open:     openSource,
 		Packager: newOutputs,
 	})
-	srv := netio.NewServer(netio.Config{
-		Listen:    cfg.HTTP,
-		Multicore: true,
-		Logger:    log,
-	}, &router{streams: streams, startWait: engine.OnDemandStartWait})
-	if err := srv.Start(); err != nil {
+	store, err := newConfigStore(cs, streams, log)
+	if err != nil {
 		streams.Close()
+		return nil, err
+	}
+	rt := &router{
+		streams:   streams,
+		store:     store,
+		sessions:  newSessionTable(),
+		startWait: engine.OnDemandStartWait,
+		startedAt: time.Now(),
+	}
+	return &node{log: log, store: store, streams: streams, router: rt,
+		stopBg: make(chan struct{}), bgDone: make(chan struct{})}, nil
+}
+
+// start applies the config and starts the background work.
+func (n *node) start() engine.ReconcileResult {
+	res := n.store.start()
+	n.router.ready.Store(true)
+	cfg := n.store.current().effective
+	if cfg.EditAuth == nil && cfg.ViewAuth == nil {
+		n.log.Warn("the API at " + apiBase + " is open to anyone: set edit_auth to guard it")
+	}
+	if !n.store.persisted() {
+		n.log.Info("running the embedded default config: API changes live in memory only")
+	}
+	go n.background()
+	return res
+}
+
+// background updates the output rate and ends idle HLS sessions, once a second.
+func (n *node) background() {
+	defer close(n.bgDone)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastBytes, lastTime := n.router.sessions.bytesOut.Load(), time.Now()
+	for {
+		select {
+		case <-n.stopBg:
+			return
+		case now := <-tick.C:
+			bytes := n.router.sessions.bytesOut.Load()
+			if dt := now.Sub(lastTime).Seconds(); dt > 0 {
+				n.router.outputKbit.Store(uint64(float64(bytes-lastBytes) * 8 / 1000 / dt))
+			}
+			lastBytes, lastTime = bytes, now
+			st := n.store.current()
+			n.router.sessions.sweep(now, func(name string) bool {
+				_, ok := st.streamByName(name)
+				return ok
+			})
+		}
+	}
+}
+
+// close stops the streams and the background work.
+func (n *node) close() {
+	select {
+	case <-n.stopBg:
+	default:
+		close(n.stopBg)
+		if n.router.ready.Load() {
+			<-n.bgDone
+		}
+	}
+	n.streams.Close()
+}
+
+// Run starts the daemon and serves until SIGTERM or SIGINT (exit cleanly) or
+// a fatal error. SIGHUP reloads the config.
+func Run(cs ConfigSource, log *slog.Logger) error {
+	n, err := newNode(cs, log)
+	if err != nil {
+		return err
+	}
+	cfg := n.store.current().effective
+	srv := netio.NewServer(netio.Config{
+		Listen:        cfg.HTTP,
+		HeaderTimeout: time.Duration(cfg.HTTPHeaderTimeout) * time.Second,
+		IdleTimeout:   time.Duration(cfg.HTTPIdleTimeout) * time.Second,
+		MaxConns:      cfg.MaxConnections,
+		MaxConnsPerIP: maxConnsPerIP(cfg.MaxConnectionsPerIP),
+		Multicore:     true,
+		Logger:        log,
+	}, n.router)
+	n.router.metrics.netStats = srv.Stats
+	if err := srv.Start(); err != nil {
+		n.close()
 		return fmt.Errorf("start http: %w", err)
 	}
-	res := streams.Apply(cfg.Streams)
+	res := n.start()
 	log.Info("livedge started", "config", cs.Name(), "http", cfg.HTTP, "streams", len(cfg.Streams), "static_started", len(res.Started))
 
 	sigs := make(chan os.Signal, 4)
@@ -87,24 +186,17 @@ func Run(cs ConfigSource, log *slog.Logger) error {
 			log.Info("shutting down", "signal", sig.String())
 			break
 		}
-		next, err := cs.Load()
-		if err != nil {
+		if err := n.store.reload(); err != nil {
 			log.Error("config reload refused, running config kept", "err", err)
-			continue
 		}
-		if !slices.Equal(next.HTTP, cfg.HTTP) {
-			log.Warn("http listeners change on restart only", "running", cfg.HTTP, "configured", next.HTTP)
-		}
-		cfg = next
-		res := streams.Apply(cfg.Streams)
-		log.Info("config reloaded", "started", res.Started, "restarted", res.Restarted, "stopped", res.Stopped)
 	}
 
+	n.router.stopping.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	stopErr := srv.Stop(ctx)
 	done := make(chan struct{})
-	go func() { streams.Close(); close(done) }()
+	go func() { n.close(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/livedge/livedge/appliance/player"
@@ -24,21 +25,36 @@ const (
 // /NAME/playlist.m3u8, /NAME/<segment>.ts, /NAME/mpegts, /NAME/embed.html.
 // It runs on the event loop: anything that waits is held and finished from
 // a goroutine.
+//
+// It also serves the API v3 (api.go), which changes the config through store.
 type router struct {
-	streams *engine.Registry
+	streams  *engine.Registry
+	store    *configStore
+	sessions *sessionTable
 	// startWait bounds how long a first viewer waits for an on-demand stream.
 	startWait time.Duration
+	startedAt time.Time
+	// outputKbit is the rate of bytes to viewers, updated every second.
+	outputKbit atomic.Uint64
+	// ready: the config is applied; stopping: shutdown began.
+	ready, stopping atomic.Bool
+	// metrics renders GET /metrics (metrics.go).
+	metrics metricsExporter
 }
 
 func (rt *router) ServeHTTP(rw *netio.ResponseWriter, req *netio.Request) {
+	path := req.Path
+	if strings.HasPrefix(path, apiPrefix) {
+		rt.serveAPI(rw, req)
+		return
+	}
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		rw.SetHeader("Allow", "GET, HEAD")
 		rw.Error(http.StatusMethodNotAllowed, "method_not_allowed", "method "+req.Method+" is not allowed here")
 		return
 	}
-	path := req.Path
-	if strings.HasPrefix(path, apiPrefix) {
-		rt.serveAPI(rw, req)
+	if path == metricsPath {
+		rt.serveMetrics(rw, req)
 		return
 	}
 	if path == player.HLSJSPath {
@@ -47,25 +63,36 @@ func (rt *router) ServeHTTP(rw *netio.ResponseWriter, req *netio.Request) {
 		return
 	}
 	if name, seg, ok := hls.SplitSegmentPath(path); ok {
-		rt.serveSegment(rw, name, seg)
+		rt.serveSegment(rw, req, name, seg)
 		return
 	}
 	name, kind := splitStreamPath(path)
-	switch kind {
-	case "index.m3u8", "playlist.m3u8":
-		rt.servePlaylist(rw, name)
-	case "mpegts":
-		rt.serveMPEGTS(rw, name)
-	case "embed.html":
-		if _, ok := rt.streams.Configured(name); !ok {
-			notFound(rw, name)
-			return
-		}
-		rw.SetHeader("Cache-Control", "no-cache")
-		rw.Write(http.StatusOK, typeHTML, player.EmbedHTML)
-	default:
-		rw.Error(http.StatusNotFound, "not_found", "no such resource: "+path)
+	if serve, ok := viewerRoutes[kind]; ok && name != "" {
+		serve(rt, rw, req, name)
+		return
 	}
+	rw.Error(http.StatusNotFound, "not_found", "no such resource: "+path)
+}
+
+// metricsPath serves Prometheus metrics.
+const metricsPath = "/metrics"
+
+// viewerRoutes serve /NAME/KIND by KIND. (Segments, /NAME/<segment>.ts,
+// and the player's script have their own paths.)
+var viewerRoutes = map[string]func(rt *router, rw *netio.ResponseWriter, req *netio.Request, name string){
+	"index.m3u8":    (*router).servePlaylist,
+	"playlist.m3u8": (*router).servePlaylist,
+	"mpegts":        (*router).serveMPEGTS,
+	"embed.html":    (*router).serveEmbed,
+}
+
+func (rt *router) serveEmbed(rw *netio.ResponseWriter, _ *netio.Request, name string) {
+	if _, ok := rt.streams.Configured(name); !ok {
+		notFound(rw, name)
+		return
+	}
+	rw.SetHeader("Cache-Control", "no-cache")
+	rw.Write(http.StatusOK, typeHTML, player.EmbedHTML)
 }
 
 // splitStreamPath splits "/a/b/index.m3u8" into ("a/b", "index.m3u8").
@@ -96,13 +123,14 @@ func (rt *router) acquire(rw *netio.ResponseWriter, name string) (*engine.Stream
 	return s, true
 }
 
-func (rt *router) servePlaylist(rw *netio.ResponseWriter, name string) {
+func (rt *router) servePlaylist(rw *netio.ResponseWriter, req *netio.Request, name string) {
 	s, ok := rt.acquire(rw, name)
 	if !ok {
 		return
 	}
 	out := outputsOf(s)
 	if body, ok := out.hls.Playlist(); ok {
+		rt.sessions.hlsRequest(name, req, len(body))
 		writePlaylist(rw, body)
 		return
 	}
@@ -114,6 +142,7 @@ func (rt *router) servePlaylist(rw *netio.ResponseWriter, name string) {
 		select {
 		case <-out.hls.Ready():
 			body, _ := out.hls.Playlist()
+			rt.sessions.hlsRequest(name, req, len(body))
 			writePlaylist(rw, body)
 		case <-s.Done():
 			rw.Error(http.StatusServiceUnavailable, "stream_stopped", "stream "+name+" stopped")
@@ -129,7 +158,7 @@ func writePlaylist(rw *netio.ResponseWriter, body []byte) {
 	rw.Write(http.StatusOK, typePlaylist, body)
 }
 
-func (rt *router) serveSegment(rw *netio.ResponseWriter, name, seg string) {
+func (rt *router) serveSegment(rw *netio.ResponseWriter, req *netio.Request, name, seg string) {
 	s, ok := rt.streams.Get(name)
 	if !ok {
 		notFound(rw, name)
@@ -141,12 +170,17 @@ func (rt *router) serveSegment(rw *netio.ResponseWriter, name, seg string) {
 		rw.Error(http.StatusNotFound, "segment_not_found", "segment "+seg+" of "+name+" is not available")
 		return
 	}
+	n := 0
+	for _, b := range body {
+		n += len(b)
+	}
+	rt.sessions.hlsRequest(name, req, n)
 	rw.SetHeader("Cache-Control", "max-age=60")
 	rw.SetHeader("Access-Control-Allow-Origin", "*")
 	rw.Write(http.StatusOK, typeTS, body...)
 }
 
-func (rt *router) serveMPEGTS(rw *netio.ResponseWriter, name string) {
+func (rt *router) serveMPEGTS(rw *netio.ResponseWriter, req *netio.Request, name string) {
 	s, ok := rt.acquire(rw, name)
 	if !ok {
 		return
@@ -154,7 +188,8 @@ func (rt *router) serveMPEGTS(rw *netio.ResponseWriter, name string) {
 	start := func() {
 		s.AddViewer(1)
 		rw.SetHeader("Cache-Control", "no-cache")
-		rw.Stream(http.StatusOK, typeTS, tsFeed{Viewer: outputsOf(s).ts.NewViewer(), stream: s})
+		feed := tsFeed{Viewer: outputsOf(s).ts.NewViewer(), stream: s}
+		rw.Stream(http.StatusOK, typeTS, rt.sessions.trackFeed(name, req, feed))
 	}
 	select {
 	case <-s.Ready():
