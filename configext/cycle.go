@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/livedge/livedge/engine"
 )
 
 // dynamicGrace is how long a stream added by Lookup stays in the desired set
@@ -162,7 +164,7 @@ func (c *Client) unlisted(listed map[string]bool, now time.Time) []string {
 	c.mu.Unlock()
 	ask := make([]string, 0, len(set))
 	for n := range set {
-		if !listed[n] && checkStreamName(n) == nil {
+		if !listed[n] && engine.ValidateStreamName(n) == nil {
 			ask = append(ask, n)
 		}
 	}

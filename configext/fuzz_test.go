@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/livedge/livedge/engine"
 )
 
 func FuzzParsePage(f *testing.F) {
@@ -33,7 +35,7 @@ func FuzzParsePage(f *testing.F) {
 			t.Fatalf("cursor of %d bytes", len(p.next))
 		}
 		for _, e := range p.entries {
-			if checkStreamName(e.name) != nil {
+			if engine.ValidateStreamName(e.name) != nil {
 				t.Fatalf("entry with bad name %q", e.name)
 			}
 			if e.err != nil || e.disabled {

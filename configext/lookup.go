@@ -55,7 +55,7 @@ type lookupBatch struct {
 // It returns false at once, asking nothing, for an invalid name or when the
 // backend turned dynamic streams off.
 func (c *Client) Lookup(ctx context.Context, name string) (engine.StreamConfig, bool, error) {
-	if checkStreamName(name) != nil {
+	if engine.ValidateStreamName(name) != nil {
 		return engine.StreamConfig{}, false, nil
 	}
 	c.mu.Lock()

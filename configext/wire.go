@@ -189,7 +189,7 @@ func parseStream(raw json.RawMessage) (entry, error) {
 		var named struct {
 			Name string `json:"name"`
 		}
-		if json.Unmarshal(raw, &named) != nil || checkStreamName(named.Name) != nil {
+		if json.Unmarshal(raw, &named) != nil || engine.ValidateStreamName(named.Name) != nil {
 			return entry{}, fmt.Errorf("malformed stream: %v", jsonProblem(err))
 		}
 		return entry{name: named.Name, err: fmt.Errorf("stream %s: %v", named.Name, jsonProblem(err))}, nil
@@ -200,7 +200,7 @@ func parseStream(raw json.RawMessage) (entry, error) {
 // makeEntry validates a decoded stream. It fails only when the stream has
 // no valid name.
 func makeEntry(w *wireStream) (entry, error) {
-	if err := checkStreamName(w.Name); err != nil {
+	if err := engine.ValidateStreamName(w.Name); err != nil {
 		return entry{}, fmt.Errorf("bad stream name %s: %w", quoteShort(w.Name), err)
 	}
 	e := entry{name: w.Name, disabled: w.Disabled}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/livedge/livedge/engine"
 )
 
 const envPrefix = "STREAMER_"
@@ -58,7 +60,7 @@ func (c *Config) applyEnvVar(key, value string) error {
 	case "STREAMER_PEER":
 		var peers []Peer
 		for i, h := range envList(value) {
-			if err := checkHostPort(h); err != nil {
+			if err := engine.ValidateHostPort(h); err != nil {
 				return fmt.Errorf("bad peer %s: %w", quoteShort(h), err)
 			}
 			for _, prev := range peers[:i] {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/livedge/livedge/engine"
 )
 
 func TestValidateJSON(t *testing.T) {
@@ -86,22 +88,22 @@ func TestValidateJSON(t *testing.T) {
 
 func TestCheckHost(t *testing.T) {
 	for _, h := range []string{"a", "example.com", "a-b.c_d.e", "1.2.3.4", "[::1]", "[fe80::1%eth0]", "1a.2.3.4"} {
-		if err := checkHost(h); err != nil {
-			t.Errorf("checkHost(%q) = %v", h, err)
+		if err := engine.ValidateHost(h); err != nil {
+			t.Errorf("engine.ValidateHost(%q) = %v", h, err)
 		}
 	}
 	for _, h := range []string{"", "-a", "a-", "a..b", ".a", "a.", "1.2.3.256", "01.2.3.4", "1.2.3", "::1", "[1.2.3.4]", "[::1", "a b", "ä.com",
 		string(make([]byte, 254))} {
-		if err := checkHost(h); err == nil {
-			t.Errorf("checkHost(%q) accepted", h)
+		if err := engine.ValidateHost(h); err == nil {
+			t.Errorf("engine.ValidateHost(%q) accepted", h)
 		}
 	}
 }
 
 func TestCheckStreamName(t *testing.T) {
 	for _, n := range []string{"a", "A-b_c.d", "live/cam.1/hd", "...", string(make([]byte, 0)) + "x"} {
-		if err := checkStreamName(n); err != nil {
-			t.Errorf("checkStreamName(%q) = %v", n, err)
+		if err := engine.ValidateStreamName(n); err != nil {
+			t.Errorf("engine.ValidateStreamName(%q) = %v", n, err)
 		}
 	}
 	long := make([]byte, maxStreamNameLen+1)
@@ -109,8 +111,8 @@ func TestCheckStreamName(t *testing.T) {
 		long[i] = 'a'
 	}
 	for _, n := range []string{"", "/a", "a/", "a//b", ".", "..", "a/./b", "a/..", "a b", "a?b", "a%2f", string(long)} {
-		if err := checkStreamName(n); err == nil {
-			t.Errorf("checkStreamName(%q) accepted", n)
+		if err := engine.ValidateStreamName(n); err == nil {
+			t.Errorf("engine.ValidateStreamName(%q) accepted", n)
 		}
 	}
 }
