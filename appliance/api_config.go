@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"mime"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/livedge/livedge/appliance/config"
+	"github.com/livedge/livedge/configext"
 )
 
 // Version is the server version the API reports; release builds set it
@@ -45,6 +47,9 @@ type serverStats struct {
 	// (the embedded default config has no file).
 	ConfigFile      string `json:"config_file,omitempty"`
 	ConfigPersisted bool   `json:"config_persisted"`
+	// ConfigExternalStatus is the state of the config_external backend
+	// while it is on.
+	ConfigExternalStatus *configext.Status `json:"config_external_status,omitempty"`
 }
 
 func (rt *router) serverStats(st *configState) serverStats {
@@ -66,6 +71,10 @@ func (rt *router) serverStats(st *configState) serverStats {
 	}
 	if rt.stopping.Load() {
 		out.StreamerStatus = "stopping"
+	}
+	if c := rt.externalClient(); c != nil {
+		status := c.Status()
+		out.ConfigExternalStatus = &status
 	}
 	for _, s := range rt.streams.Running() {
 		status := s.Status()
@@ -93,8 +102,33 @@ func (c *apiCall) configDoc(st *configState) (map[string]any, error) {
 	if !c.edit {
 		redactSecrets(doc)
 	}
+	// The backend's credentials never show, not even to editors.
+	if u, ok := doc["config_external"].(string); ok {
+		doc["config_external"] = withoutUserinfo(u)
+	}
 	doc["stats"] = c.rt.serverStats(st)
 	return doc, nil
+}
+
+// withoutUserinfo drops the credentials of a URL; what does not parse is
+// left as it is (the config validated it).
+func withoutUserinfo(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = nil
+	return u.String()
+}
+
+// keepExternalCredentials: a client that sends back the config_external it
+// read (without credentials) keeps the credentials it cannot see.
+func keepExternalCredentials(doc, body map[string]any) {
+	sent, ok := body["config_external"].(string)
+	cur, _ := doc["config_external"].(string)
+	if ok && cur != sent && withoutUserinfo(cur) == sent {
+		body["config_external"] = cur
+	}
 }
 
 // redactSecrets removes passwords, keys and tokens from a document.
@@ -155,6 +189,7 @@ func (c *apiCall) putConfig() {
 				doc["streams"] = streams
 			}
 		}
+		keepExternalCredentials(doc, body)
 		mergePatch(doc, body)
 		return nil
 	})

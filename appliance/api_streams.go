@@ -49,7 +49,10 @@ type streamStats struct {
 	DroppedClients uint64         `json:"dropped_clients"`
 }
 
-const namedByConfig = "config"
+const (
+	namedByConfig   = "config"
+	namedByExternal = "external"
+)
 
 func (rt *router) view(c engine.StreamConfig) streamView {
 	use := rt.sessions.usage(c.Name)
@@ -60,6 +63,9 @@ func (rt *router) view(c engine.StreamConfig) streamView {
 		Clients:       map[string]int{protoHLS: use.HLS, protoMPEGTS: use.MPEGTS},
 	}
 	v := streamView{StreamConfig: c, NamedBy: namedByConfig, Stats: st}
+	if rt.store != nil && rt.store.current().external[c.Name] {
+		v.NamedBy = namedByExternal
+	}
 	s, ok := rt.streams.Get(c.Name)
 	if !ok {
 		return v
@@ -265,6 +271,9 @@ var readOnlyStreamFields = []string{"stats", "named_by"}
 // putStream answers PUT /streams/NAME: it creates the stream or merges the
 // body into it (null removes a field, "$reset": true replaces it whole).
 func (c *apiCall) putStream() {
+	if c.refuseWhileExternal() {
+		return
+	}
 	body, aerr := decodeObject(c.req.Body)
 	if aerr != nil {
 		c.fail(aerr)
@@ -335,6 +344,9 @@ func findStreamDoc(streams []any, name string) int {
 
 // deleteStream answers DELETE /streams/NAME.
 func (c *apiCall) deleteStream() {
+	if c.refuseWhileExternal() {
+		return
+	}
 	_, aerr := c.rt.store.change(func(doc map[string]any) *apiError {
 		streams, _ := doc["streams"].([]any)
 		i := findStreamDoc(streams, c.name)

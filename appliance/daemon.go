@@ -103,6 +103,7 @@ func newNode(cs ConfigSource, log *slog.Logger) (*node, error) {
 // start applies the config and starts the background work.
 func (n *node) start() engine.ReconcileResult {
 	res := n.store.start()
+	n.store.startExternal()
 	n.router.ready.Store(true)
 	cfg := n.store.current().effective
 	if cfg.EditAuth == nil && cfg.ViewAuth == nil {
@@ -150,6 +151,8 @@ func (n *node) close() {
 			<-n.bgDone
 		}
 	}
+	// The config backend's client first, so it changes no stream as they stop.
+	n.store.stopExternal()
 	n.streams.Close()
 }
 

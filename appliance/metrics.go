@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/livedge/livedge/configext"
 	"github.com/livedge/livedge/engine"
 	"github.com/livedge/livedge/netio"
 	"github.com/livedge/livedge/proto/httpts"
@@ -194,6 +195,12 @@ type metricsScratch struct {
 	configured, running int
 	hasNet              bool
 	net                 netio.Stats
+
+	// hasExternal: config_external is on; extStatus and extCounters are
+	// its client's.
+	hasExternal         bool
+	extStatus           configext.Status
+	extCounters         configext.Counters
 	hasSessions         bool
 	bytesOut, untracked uint64
 
@@ -251,6 +258,11 @@ func (sc *metricsScratch) collect(rt *router, netStats func() netio.Stats) {
 	sc.hasNet = netStats != nil
 	if sc.hasNet {
 		sc.net = netStats()
+	}
+	ext := rt.externalClient()
+	sc.hasExternal = ext != nil
+	if sc.hasExternal {
+		sc.extStatus, sc.extCounters = ext.Status(), ext.Counters()
 	}
 	sc.readProcess()
 	sc.readRuntime()
@@ -367,6 +379,9 @@ func (sc *metricsScratch) format() []byte {
 	if sc.hasNet {
 		sc.formatNet(p)
 	}
+	if sc.hasExternal {
+		sc.formatExternal(p)
+	}
 	if sc.procOK {
 		sc.formatProcess(p)
 	}
@@ -392,6 +407,18 @@ func (sc *metricsScratch) formatNet(p *promText) {
 	p.single("livedge_http_file_responses", promGauge, "File bodies being sent by sendfile now.", float64(st.Files))
 	p.single("livedge_http_sendfile_bytes_total", promCounter, "File body bytes the kernel took by sendfile.", float64(st.SendfileBytes))
 	p.single("livedge_http_sendfile_waits_total", promCounter, "Times a file body waited for its socket to take more.", float64(st.SendfileWaits))
+}
+
+func (sc *metricsScratch) formatExternal(p *promText) {
+	c := &sc.extCounters
+	p.single("livedge_config_external_up", promGauge, "1 when the last exchange with the config_external backend succeeded, 0 when it failed.",
+		bool01(sc.extStatus.Status == configext.StatusLoaded))
+	p.single("livedge_config_external_cycles_total", promCounter, "config_external refresh cycles attempted.", float64(c.Cycles))
+	p.single("livedge_config_external_requests_total", promCounter, "HTTP requests made to the config_external backend.", float64(c.Requests))
+	p.single("livedge_config_external_failures_total", promCounter, "Requests to the config_external backend that failed.", float64(c.Failures))
+	p.single("livedge_config_external_response_bytes_total", promCounter, "Response body bytes read from the config_external backend.", float64(c.Bytes))
+	p.single("livedge_config_external_applies_total", promCounter, "Times the config_external backend's set of streams changed and was applied.", float64(c.Applies))
+	p.single("livedge_config_external_lookups_total", promCounter, "Unknown stream names asked of the config_external backend.", float64(c.Lookups))
 }
 
 // labelled writes a family with one sample per map entry, in key order.

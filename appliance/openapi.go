@@ -52,10 +52,10 @@ var (
 		query: []string{"limit", "cursor", "select", "name", "q", "sort"}, status: 200, result: reflect.TypeFor[streamList]()}
 	docGetStream = opDoc{summary: "A stream's effective config, origin (named_by) and runtime stats",
 		query: []string{"select"}, status: 200, result: reflect.TypeFor[streamView](), errors: []int{404}}
-	docPutStream = opDoc{summary: "Create or update a stream: the body merges into its config (null removes a field, \"$reset\": true replaces it); answers the saved config",
+	docPutStream = opDoc{summary: "Create or update a stream: the body merges into its config (null removes a field, \"$reset\": true replaces it); answers the saved config; 400 while config_external manages the streams",
 		body: reflect.TypeFor[engine.StreamConfig](), reset: true, status: 200, result: reflect.TypeFor[streamView](), errors: []int{400, 409, 413, 500}}
-	docDeleteStream = opDoc{summary: "Remove a stream from the config",
-		status: 204, errors: []int{404, 409, 500}}
+	docDeleteStream = opDoc{summary: "Remove a stream from the config; 400 while config_external manages the streams",
+		status: 204, errors: []int{400, 404, 409, 500}}
 	docStopStream = opDoc{summary: "Restart a static stream, or stop an on-demand one until its next viewer",
 		status: 204, errors: []int{404}}
 	docGetConfig = opDoc{summary: "Global options (secrets only with edit rights) and runtime status",
@@ -64,7 +64,7 @@ var (
 		body: reflect.TypeFor[config.Config](), reset: true, status: 200, result: reflect.TypeFor[configAnswer](), errors: []int{400, 409, 413, 500}}
 	docValidateConfig = opDoc{summary: "Validate a config (JSON, or config file text with Content-Type: text/plain) and answer it as JSON; nothing is saved",
 		body: reflect.TypeFor[config.Config](), text: true, status: 200, result: reflect.TypeFor[config.Config](), errors: []int{400, 413}}
-	docConfigStats = opDoc{summary: "Server status and totals",
+	docConfigStats = opDoc{summary: "Server status and totals, with config_external_status while config_external is on",
 		status: 200, result: reflect.TypeFor[serverStats]()}
 	docListSessions = opDoc{summary: "Open viewer sessions, oldest first, a page at a time",
 		query: []string{"limit", "cursor", "name"}, status: 200, result: reflect.TypeFor[sessionList]()}

@@ -1,7 +1,7 @@
 package appliance
 
 import (
-	"errors"
+	"context"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -87,12 +87,30 @@ var viewerRoutes = map[string]func(rt *router, rw *netio.ResponseWriter, req *ne
 }
 
 func (rt *router) serveEmbed(rw *netio.ResponseWriter, _ *netio.Request, name string) {
-	if _, ok := rt.streams.Configured(name); !ok {
+	write := func() {
+		rw.SetHeader("Cache-Control", "no-cache")
+		rw.Write(http.StatusOK, typeHTML, player.EmbedHTML)
+	}
+	if _, ok := rt.streams.Configured(name); ok {
+		write()
+		return
+	}
+	client := rt.externalClient()
+	if client == nil || name == "" {
 		notFound(rw, name)
 		return
 	}
-	rw.SetHeader("Cache-Control", "no-cache")
-	rw.Write(http.StatusOK, typeHTML, player.EmbedHTML)
+	// A name the config backend may know: ask it off the loop.
+	rw.Hold()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), lookupWait)
+		defer cancel()
+		if _, found, err := client.Lookup(ctx, name); err != nil || !found {
+			notFound(rw, name)
+			return
+		}
+		write()
+	}()
 }
 
 // splitStreamPath splits "/a/b/index.m3u8" into ("a/b", "index.m3u8").
@@ -108,26 +126,12 @@ func notFound(rw *netio.ResponseWriter, name string) {
 	rw.Error(http.StatusNotFound, "stream_not_found", "stream "+name+" is not configured")
 }
 
-// acquire finds the stream, starting it when it is on-demand; it answers
-// 404 itself when there is no such stream.
-func (rt *router) acquire(rw *netio.ResponseWriter, name string) (*engine.Stream, bool) {
-	s, err := rt.streams.Acquire(name)
-	if errors.Is(err, engine.ErrNotFound) || name == "" {
-		notFound(rw, name)
-		return nil, false
-	}
-	if err != nil {
-		rw.Error(http.StatusServiceUnavailable, "stream_unavailable", err.Error())
-		return nil, false
-	}
-	return s, true
+func (rt *router) servePlaylist(rw *netio.ResponseWriter, req *netio.Request, name string) {
+	rt.acquireOrLookup(rw, req, name, (*router).playlistOf)
 }
 
-func (rt *router) servePlaylist(rw *netio.ResponseWriter, req *netio.Request, name string) {
-	s, ok := rt.acquire(rw, name)
-	if !ok {
-		return
-	}
+// playlistOf answers a playlist request for a stream found by acquireOrLookup.
+func (rt *router) playlistOf(rw *netio.ResponseWriter, req *netio.Request, name string, s *engine.Stream) {
 	out := outputsOf(s)
 	if body, ok := out.hls.Playlist(); ok {
 		rt.sessions.hlsRequest(name, req, len(body))
@@ -181,10 +185,11 @@ func (rt *router) serveSegment(rw *netio.ResponseWriter, req *netio.Request, nam
 }
 
 func (rt *router) serveMPEGTS(rw *netio.ResponseWriter, req *netio.Request, name string) {
-	s, ok := rt.acquire(rw, name)
-	if !ok {
-		return
-	}
+	rt.acquireOrLookup(rw, req, name, (*router).mpegtsOf)
+}
+
+// mpegtsOf answers an MPEG-TS request for a stream found by acquireOrLookup.
+func (rt *router) mpegtsOf(rw *netio.ResponseWriter, req *netio.Request, name string, s *engine.Stream) {
 	start := func() {
 		s.AddViewer(1)
 		rw.SetHeader("Cache-Control", "no-cache")

@@ -35,6 +35,11 @@ type configStore struct {
 	// guarded by mu. A file that differs from it was edited by hand.
 	disk  []byte
 	state atomic.Pointer[configState]
+	// backend is the config_external backend's desired set of streams, the
+	// last one it gave; guarded by mu. Used while config_external is on.
+	backend []engine.StreamConfig
+	// ext runs the config_external client; guarded by mu (configext.go).
+	ext externalRunner
 }
 
 // configState is one published configuration; it is never modified.
@@ -42,8 +47,11 @@ type configState struct {
 	// file is the configuration as the file (or the embedded default) has
 	// it, before environment overrides: what the API edits and writes back.
 	file *config.Config
-	// effective is file with environment overrides: what runs.
+	// effective is file with environment overrides and, while
+	// config_external is on, the backend's streams merged in: what runs.
 	effective *config.Config
+	// external names the streams of effective that the config backend gave.
+	external map[string]bool
 	// byName orders effective.Streams by name.
 	byName  []int
 	version uint64 // accepted changes since start
@@ -54,6 +62,14 @@ func (cs *configStore) persisted() bool { return !cs.src.Embedded }
 
 func newConfigStore(src ConfigSource, streams *engine.Registry, log *slog.Logger) (*configStore, error) {
 	cs := &configStore{src: src, streams: streams, log: log}
+	cs.ext = externalRunner{log: log, apply: cs.applyExternal, running: func() []string {
+		running := streams.Running()
+		names := make([]string, len(running))
+		for i, s := range running {
+			names[i] = s.Name()
+		}
+		return names
+	}}
 	var file *config.Config
 	if src.Embedded {
 		file = config.Default()
@@ -98,7 +114,11 @@ func (cs *configStore) newState(file *config.Config, version uint64) (*configSta
 	if err := eff.ApplyEnv(cs.src.Environ); err != nil {
 		return nil, err
 	}
-	st := &configState{file: file, effective: eff, version: version, byName: make([]int, len(eff.Streams))}
+	var external map[string]bool
+	if eff.ConfigExternal != "" && len(cs.backend) > 0 {
+		eff.Streams, external = mergeExternal(eff.Streams, cs.backend)
+	}
+	st := &configState{file: file, effective: eff, external: external, version: version, byName: make([]int, len(eff.Streams))}
 	for i := range st.byName {
 		st.byName[i] = i
 	}
@@ -164,6 +184,10 @@ func (cs *configStore) publish(prev, st *configState, msg string) {
 	if !slices.Equal(prev.effective.HTTP, st.effective.HTTP) {
 		cs.log.Warn("http listeners change on restart only", "running", prev.effective.HTTP, "configured", st.effective.HTTP)
 	}
+	if st.effective.ConfigExternal == "" {
+		cs.backend = nil // off: the backend's streams go
+	}
+	cs.ext.sync(st.effective.ConfigExternal)
 	cs.state.Store(st)
 	res := cs.streams.Apply(st.effective.Streams)
 	cs.log.Info(msg, "version", st.version, "started", res.Started, "restarted", res.Restarted, "stopped", res.Stopped)
