@@ -48,6 +48,7 @@ func TestValidateJSON(t *testing.T) {
 		{"empty login", `{"edit_auth":{"login":"","password":"x"}}`, `edit_auth.login: bad edit_auth login "": must not be empty`, CodeBadValue, []any{"edit_auth", "login"}},
 		{"bad http", `{"http":["8080","0"]}`, `http[1]: bad http listen spec "0": port "0" is not a number from 1 to 65535`, CodeBadValue, []any{"http", 1}},
 		{"empty peer", `{"peers":[{"hostname":""}]}`, `peers[0].hostname: bad peer "": empty host`, CodeBadValue, []any{"peers", 0, "hostname"}},
+		{"bad backend key hidden", `{"config_external":"ftp://s3cret@b/c"}`, `config_external: bad config_external "ftp://b/c": want an http:// or https:// URL`, CodeBadURL, []any{"config_external"}},
 		{"bad backend", `{"config_external":"file:///etc/x"}`, `config_external: bad config_external "file:///etc/x": want an http:// or https:// URL`, CodeBadURL, []any{"config_external"}},
 		{"max_connections", `{"max_connections":-1}`, `max_connections: max_connections must be an integer from 1 to 10000000, got -1`,
 			CodeBadValue, []any{"max_connections"}},
