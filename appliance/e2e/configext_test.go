@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -23,6 +24,7 @@ type configBackend struct {
 	listed   map[string]string // static streams: name -> input URL
 	dynamic  map[string]string // known only when asked by name
 	failing  bool              // answer 500
+	separate bool              // X-Config-Server-Separate-Endpoints: true
 	requests []string          // path?query of every request
 }
 
@@ -51,7 +53,17 @@ func (b *configBackend) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "backend down", http.StatusInternalServerError)
 		return
 	}
-	if r.URL.Path != "/streams" {
+	switch {
+	case r.URL.Path == "/streams":
+		if b.separate {
+			w.Header().Set("X-Config-Server-Separate-Endpoints", "true")
+		}
+	case b.separate && (r.URL.Path == "/update_streams_list" || r.URL.Path == "/dynamic_streams_list"):
+		if r.URL.Query().Get("name") == "" {
+			http.Error(w, "name required", http.StatusBadRequest)
+			return
+		}
+	default:
 		http.NotFound(w, r)
 		return
 	}
@@ -269,4 +281,108 @@ func TestConfigExternalDynamic(t *testing.T) {
 	if code, _, _ := s.get("/zzz/index.m3u8"); code != http.StatusNotFound || be.asked("name=zzz") {
 		t.Fatalf("GET /zzz/index.m3u8 with config_external off: %d, backend asked %v; want 404 and no request", code, be.asked("name=zzz"))
 	}
+}
+
+// count says how many recorded requests contain query.
+func (b *configBackend) count(query string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, r := range b.requests {
+		if strings.Contains(r, query) {
+			n++
+		}
+	}
+	return n
+}
+
+// With separate endpoints, a burst of viewers of unknown names becomes one
+// dynamic_streams_list request naming them all, and every viewer gets video.
+func TestConfigExternalDynamicBurst(t *testing.T) {
+	t.Parallel()
+	be := newConfigBackend(t)
+	names := []string{"d1", "d2", "d3", "d4", "d5"}
+	be.set(func(b *configBackend) {
+		b.separate = true
+		for _, n := range names {
+			b.dynamic[n] = srcA
+		}
+	})
+	s := startServer(t, fmt.Sprintf("config_external %s;\n", be.url()))
+	waitUntil(t, 20*time.Second, "status loaded", func() bool { return s.externalStatus()["status"] == "loaded" })
+
+	var wg sync.WaitGroup
+	codes := make([]int, len(names))
+	for i, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := (&http.Client{Timeout: 20 * time.Second}).Get(s.base + "/" + n + "/index.m3u8")
+			if err == nil {
+				codes[i] = resp.StatusCode
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != http.StatusOK {
+			t.Fatalf("viewer of %s: status %d", names[i], c)
+		}
+	}
+	if n := be.count("/dynamic_streams_list?"); n != 1 {
+		t.Fatalf("%d dynamic_streams_list requests for a burst of %d names, want 1: %v", n, len(names), be.recorded())
+	}
+	if be.count("/streams?name=") != 0 {
+		t.Fatalf("name queries went to /streams despite separate endpoints: %v", be.recorded())
+	}
+	waitUntil(t, 20*time.Second, "the diff goes to update_streams_list", func() bool { return be.asked("/update_streams_list?name=") })
+	if code, ok := s.playsTS("d3"); !ok {
+		t.Fatalf("d3 does not play: %d", code)
+	}
+}
+
+// The backend goes away for 30 s (connections refused) and comes back on the
+// same address: no stream stops or restarts, and the status says so.
+func TestConfigExternalBackendGone30s(t *testing.T) {
+	t.Parallel()
+	be := newConfigBackend(t)
+	be.set(func(b *configBackend) { b.listed["x"] = srcA })
+	addr := be.srv.Listener.Addr().String()
+	s := startServer(t, fmt.Sprintf("config_external %s;\n", be.url()))
+	waitUntil(t, 20*time.Second, "x appears", func() bool { return s.hasStream("x") })
+	waitUntil(t, 20*time.Second, "status loaded", func() bool { return s.externalStatus()["status"] == "loaded" })
+	before := lifetime(s.stream("x"))
+
+	be.srv.Close()
+	waitUntil(t, 20*time.Second, "status error", func() bool { return s.externalStatus()["status"] == "error" })
+	time.Sleep(30 * time.Second)
+	if code, ok := s.playsTS("x"); !ok {
+		t.Fatalf("x stopped playing during the outage: %d", code)
+	}
+	during := lifetime(s.stream("x"))
+	if during <= before {
+		t.Fatalf("x restarted during the outage (lifetime %v -> %v)", before, during)
+	}
+
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot listen on %s again: %v", addr, err)
+	}
+	back := httptest.NewUnstartedServer(http.HandlerFunc(be.serve))
+	back.Listener.Close()
+	back.Listener = l
+	back.Start()
+	t.Cleanup(back.Close)
+	waitUntil(t, 20*time.Second, "status loaded again", func() bool { return s.externalStatus()["status"] == "loaded" })
+	if after := lifetime(s.stream("x")); after <= during {
+		t.Fatalf("x restarted after the outage (lifetime %v -> %v)", during, after)
+	}
+}
+
+// recorded is a copy of the requests so far.
+func (b *configBackend) recorded() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.requests)
 }
