@@ -20,12 +20,13 @@ import (
 type configBackend struct {
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	listed   map[string]string // static streams: name -> input URL
-	dynamic  map[string]string // known only when asked by name
-	failing  bool              // answer 500
-	separate bool              // X-Config-Server-Separate-Endpoints: true
-	requests []string          // path?query of every request
+	mu        sync.Mutex
+	listed    map[string]string // static streams: name -> input URL
+	dynamic   map[string]string // known only when asked by name
+	failing   bool              // answer 500
+	separate  bool              // X-Config-Server-Separate-Endpoints: true
+	noDynamic bool              // X-Config-Server-Dynamic-Streams: false
+	requests  []string          // path?query of every request
 }
 
 func newConfigBackend(t *testing.T) *configBackend {
@@ -57,6 +58,9 @@ func (b *configBackend) serve(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/streams":
 		if b.separate {
 			w.Header().Set("X-Config-Server-Separate-Endpoints", "true")
+		}
+		if b.noDynamic {
+			w.Header().Set("X-Config-Server-Dynamic-Streams", "false")
 		}
 	case b.separate && (r.URL.Path == "/update_streams_list" || r.URL.Path == "/dynamic_streams_list"):
 		if r.URL.Query().Get("name") == "" {
@@ -385,4 +389,23 @@ func (b *configBackend) recorded() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return slices.Clone(b.requests)
+}
+
+// X-Config-Server-Dynamic-Streams: false makes unknown names 404 at once,
+// without asking the backend.
+func TestConfigExternalDynamicOff(t *testing.T) {
+	t.Parallel()
+	be := newConfigBackend(t)
+	be.set(func(b *configBackend) {
+		b.noDynamic = true
+		b.dynamic["zz"] = srcA
+	})
+	s := startServer(t, fmt.Sprintf("config_external %s;\n", be.url()))
+	waitUntil(t, 20*time.Second, "status loaded", func() bool { return s.externalStatus()["status"] == "loaded" })
+	if code, _, _ := s.get("/zz/index.m3u8"); code != http.StatusNotFound {
+		t.Fatalf("unknown name with dynamic streams off: %d, want 404", code)
+	}
+	if be.asked("name=zz") {
+		t.Fatalf("backend asked for zz although it turned dynamic streams off: %v", be.recorded())
+	}
 }
