@@ -170,15 +170,10 @@ func (c *apiCall) putConfig() {
 		c.fail(aerr)
 		return
 	}
-	reset := false
-	if v, ok := body["$reset"]; ok {
-		b, isBool := v.(bool)
-		if !isBool {
-			c.fail(&apiError{status: http.StatusBadRequest, code: "bad_value", title: "$reset must be true or false", pointer: ptr("/$reset")})
-			return
-		}
-		reset = b
-		delete(body, "$reset")
+	reset, aerr := takeReset(body)
+	if aerr != nil {
+		c.fail(aerr)
+		return
 	}
 	delete(body, "stats") // read-only, sent back by clients that edit what they read
 	st, aerr := c.rt.store.change(func(doc map[string]any) *apiError {

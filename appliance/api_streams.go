@@ -279,15 +279,10 @@ func (c *apiCall) putStream() {
 		c.fail(aerr)
 		return
 	}
-	reset := false
-	if v, ok := body["$reset"]; ok {
-		b, isBool := v.(bool)
-		if !isBool {
-			c.fail(&apiError{status: http.StatusBadRequest, code: "bad_value", title: "$reset must be true or false", pointer: ptr("/$reset")})
-			return
-		}
-		reset = b
-		delete(body, "$reset")
+	reset, aerr := takeReset(body)
+	if aerr != nil {
+		c.fail(aerr)
+		return
 	}
 	for _, k := range readOnlyStreamFields {
 		delete(body, k)
@@ -371,4 +366,19 @@ func (c *apiCall) stopStream() {
 		return
 	}
 	c.rw.Write(http.StatusNoContent, "")
+}
+
+// takeReset removes "$reset" from a PUT body and says whether it asked for a
+// replacement instead of a merge.
+func takeReset(body map[string]any) (bool, *apiError) {
+	v, ok := body["$reset"]
+	if !ok {
+		return false, nil
+	}
+	reset, isBool := v.(bool)
+	if !isBool {
+		return false, &apiError{status: http.StatusBadRequest, code: "bad_value", title: "$reset must be true or false", pointer: ptr("/$reset")}
+	}
+	delete(body, "$reset")
+	return reset, nil
 }

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+
+	"github.com/livedge/livedge/engine"
 )
 
 // Endpoint paths, as siblings of the list endpoint.
@@ -53,7 +55,7 @@ type backend struct {
 func parseBackend(raw string) (backend, error) {
 	u, err := checkBackendURL(raw)
 	if err != nil {
-		return backend{}, fmt.Errorf("bad config_external URL %s: %w", quoteShort(redactURL(raw)), err)
+		return backend{}, fmt.Errorf("bad config_external URL %s: %w", quoteShort(engine.RedactURL(raw)), err)
 	}
 	dir := *u
 	dir.User = nil
@@ -117,7 +119,7 @@ func (b *backend) episodesEndpoint(raw string) (episodesTarget, error) {
 	}
 	u, err := checkBackendURL(raw)
 	if err != nil {
-		return episodesTarget{}, fmt.Errorf("bad episodes_url %s: %w", quoteShort(redactURL(raw)), err)
+		return episodesTarget{}, fmt.Errorf("bad episodes_url %s: %w", quoteShort(engine.RedactURL(raw)), err)
 	}
 	t := episodesTarget{auth: authHeader(u.User)}
 	if u.User == nil && u.Scheme == b.dir.Scheme && u.Host == b.dir.Host {

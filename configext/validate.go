@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/livedge/livedge/engine"
 )
@@ -53,7 +52,7 @@ func validateStream(c *engine.StreamConfig) error {
 	}
 	for j, in := range c.Inputs {
 		if err := engine.ValidateInputURL(in.URL); err != nil {
-			return fmt.Errorf("inputs[%d]: bad url %s: %w", j, quoteShort(redactURL(in.URL)), err)
+			return fmt.Errorf("inputs[%d]: bad url %s: %w", j, quoteShort(engine.RedactURL(in.URL)), err)
 		}
 		if err := sourceTimeoutRule.check(in.SourceTimeout); err != nil {
 			return fmt.Errorf("inputs[%d]: %w", j, err)
@@ -93,22 +92,4 @@ func quoteShort(s string) string {
 		return strconv.Quote(s[:max]) + "..."
 	}
 	return strconv.Quote(s)
-}
-
-// redactURL drops the credentials of a URL for messages; a URL that does not
-// parse is not quoted at all, since it may hold them in a form url.Parse
-// rejects.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if strings.Contains(raw, "@") {
-			return "(unparsable URL)"
-		}
-		return raw
-	}
-	if u.User == nil {
-		return raw
-	}
-	u.User = nil
-	return u.String()
 }

@@ -229,7 +229,7 @@ func makeEntry(w *wireStream) (entry, error) {
 		if u != "" {
 			if _, err := checkBackendURL(u); err != nil {
 				e.cfg = engine.StreamConfig{}
-				e.err = fmt.Errorf("stream %s: dvr.episodes_url %s: %w", w.Name, quoteShort(redactURL(u)), err)
+				e.err = fmt.Errorf("stream %s: dvr.episodes_url %s: %w", w.Name, quoteShort(engine.RedactURL(u)), err)
 				return e, nil
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"reflect"
 	"sort"
 	"sync"
@@ -248,14 +247,4 @@ func (r *Registry) janitor(ctx context.Context) {
 			}
 		}
 	}
-}
-
-// redactURL drops credentials from a URL for logs.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	u.User = nil
-	return u.String()
 }

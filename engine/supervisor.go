@@ -44,11 +44,11 @@ func (s *Stream) supervise(ctx context.Context) {
 		silent := time.Since(lastGood)
 		if silent >= in.Timeout() && len(s.cfg.Inputs) > 1 {
 			next := (idx + 1) % len(s.cfg.Inputs)
-			s.log.Warn("input failed over", "input", redactURL(in.URL), "next", redactURL(s.cfg.Inputs[next].URL), "silent", silent.Round(time.Millisecond), "err", err)
+			s.log.Warn("input failed over", "input", RedactURL(in.URL), "next", RedactURL(s.cfg.Inputs[next].URL), "silent", silent.Round(time.Millisecond), "err", err)
 			idx, lastGood, backoff = next, time.Now(), retryMin
 			continue
 		}
-		s.log.Warn("input failed, retrying", "input", redactURL(in.URL), "in", backoff, "err", err)
+		s.log.Warn("input failed, retrying", "input", RedactURL(in.URL), "in", backoff, "err", err)
 		select {
 		case <-ctx.Done():
 			return
@@ -100,7 +100,7 @@ func (s *Stream) runInput(ctx context.Context, sink *timelineSink, in InputConfi
 				select {
 				case <-result:
 				case <-time.After(2 * time.Second):
-					s.log.Error("source ignored cancellation", "input", redactURL(in.URL))
+					s.log.Error("source ignored cancellation", "input", RedactURL(in.URL))
 				}
 				return got, errSilent
 			}

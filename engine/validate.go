@@ -229,3 +229,21 @@ func quoteShort(s string) string {
 	}
 	return strconv.Quote(s)
 }
+
+// RedactURL drops the credentials of a URL for logs, errors and API answers.
+// A URL that does not parse is not quoted at all when it may hold them in a
+// form url.Parse rejects.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if strings.Contains(raw, "@") {
+			return "(unparsable URL)"
+		}
+		return raw
+	}
+	if u.User == nil {
+		return raw
+	}
+	u.User = nil
+	return u.String()
+}

@@ -249,55 +249,31 @@ func (p *parser) stream(st statement) *Error {
 // optionalNumber sets a single-valued numeric directive whose 0 is a value
 // of its own, not "unset".
 func (p *parser) optionalNumber(st statement, dst **int, rule intRule, path ...any) *Error {
-	if err := p.simple(st, 1, 1); err != nil {
+	n, err := single(p, st, *dst != nil, rule.parse, path)
+	if err != nil {
 		return err
 	}
-	if *dst != nil {
-		return p.errAt(st.name, CodeDuplicate, path, "duplicate %s", st.name.text)
-	}
-	arg := st.args[0]
-	n, err := rule.parse(arg.text)
-	if err != nil {
-		return p.errAt(arg, CodeBadValue, path, "%v", err)
-	}
 	*dst = &n
-	p.mark(arg, path...)
 	return nil
 }
 
 // size sets a single-valued size directive: bytes, or K, M, G, T units.
 func (p *parser) size(st statement, dst *int64, rule sizeRule, path ...any) *Error {
-	if err := p.simple(st, 1, 1); err != nil {
+	n, err := single(p, st, *dst != 0, rule.parse, path)
+	if err != nil {
 		return err
 	}
-	if *dst != 0 {
-		return p.errAt(st.name, CodeDuplicate, path, "duplicate %s", st.name.text)
-	}
-	arg := st.args[0]
-	n, err := rule.parse(arg.text)
-	if err != nil {
-		return p.errAt(arg, CodeBadValue, path, "%v", err)
-	}
 	*dst = n
-	p.mark(arg, path...)
 	return nil
 }
 
 // number sets a single-valued numeric directive.
 func (p *parser) number(st statement, dst *int, rule intRule, path ...any) *Error {
-	if err := p.simple(st, 1, 1); err != nil {
+	n, err := single(p, st, *dst != 0, rule.parse, path)
+	if err != nil {
 		return err
 	}
-	if *dst != 0 {
-		return p.errAt(st.name, CodeDuplicate, path, "duplicate %s", st.name.text)
-	}
-	arg := st.args[0]
-	n, err := rule.parse(arg.text)
-	if err != nil {
-		return p.errAt(arg, CodeBadValue, path, "%v", err)
-	}
 	*dst = n
-	p.mark(arg, path...)
 	return nil
 }
 
@@ -495,4 +471,23 @@ func quoteShort(s string) string {
 		return strconv.Quote(s[:max]) + "..."
 	}
 	return strconv.Quote(s)
+}
+
+// single reads the one argument of a directive that may appear once; set
+// says whether it already did.
+func single[T any](p *parser, st statement, set bool, parse func(string) (T, error), path []any) (T, *Error) {
+	var zero T
+	if err := p.simple(st, 1, 1); err != nil {
+		return zero, err
+	}
+	if set {
+		return zero, p.errAt(st.name, CodeDuplicate, path, "duplicate %s", st.name.text)
+	}
+	arg := st.args[0]
+	n, err := parse(arg.text)
+	if err != nil {
+		return zero, p.errAt(arg, CodeBadValue, path, "%v", err)
+	}
+	p.mark(arg, path...)
+	return n, nil
 }

@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -138,7 +137,7 @@ func (c *Config) validate() *Error {
 	}
 	if c.ConfigExternal != "" {
 		if err := checkBackendURL(c.ConfigExternal); err != nil {
-			return invalid(CodeBadURL, []any{"config_external"}, "bad config_external %s: %v", quoteShort(withoutCredentials(c.ConfigExternal)), err)
+			return invalid(CodeBadURL, []any{"config_external"}, "bad config_external %s: %v", quoteShort(engine.RedactURL(c.ConfigExternal)), err)
 		}
 	}
 	clear(seen)
@@ -271,22 +270,4 @@ func checkBackendURL(s string) error {
 		return errors.New("missing host")
 	}
 	return engine.ValidateHostPort(u.Host)
-}
-
-// withoutCredentials drops the userinfo of a URL for messages: a backend's
-// key must not reach logs or API answers. A URL that does not parse is not
-// quoted when it may hold credentials.
-func withoutCredentials(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if strings.Contains(raw, "@") {
-			return "(unparsable URL)"
-		}
-		return raw
-	}
-	if u.User == nil {
-		return raw
-	}
-	u.User = nil
-	return u.String()
 }
