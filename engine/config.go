@@ -14,6 +14,16 @@ type StreamConfig struct {
 	SegmentDuration int `json:"segment_duration,omitempty"`
 	// SegmentCount is the number of segments in a live playlist (0: default).
 	SegmentCount int `json:"segment_count,omitempty"`
+	// ClusterIngest makes the stream captured by exactly one live server of
+	// the cluster at all times (package cluster picks it); nil: off.
+	ClusterIngest *ClusterIngest `json:"cluster_ingest,omitempty"`
+}
+
+// ClusterIngest is the cluster_ingest option of a stream.
+type ClusterIngest struct {
+	// CaptureAt names the server (its cluster hostname) that captures the
+	// stream while it is alive ("": any, by rendezvous hashing).
+	CaptureAt string `json:"capture_at,omitempty"`
 }
 
 // InputConfig is one input line of a stream.

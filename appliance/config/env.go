@@ -15,7 +15,7 @@ const envPrefix = "STREAMER_"
 // environ ("KEY=VALUE" entries, as os.Environ returns). A variable replaces
 // the file's value: STREAMER_HTTP and STREAMER_PEER take a space or comma
 // separated list, STREAMER_EDIT_AUTH and STREAMER_VIEW_AUTH "user:pass" or
-// "user pass", STREAMER_CLUSTER_KEY, STREAMER_CONFIG_EXTERNAL,
+// "user pass", STREAMER_HOSTNAME, STREAMER_CLUSTER_KEY, STREAMER_CONFIG_EXTERNAL,
 // STREAMER_MAX_CONNECTIONS, STREAMER_MAX_CONNECTIONS_PER_IP,
 // STREAMER_MEMORY_POOL, STREAMER_HTTP_HEADER_TIMEOUT and
 // STREAMER_HTTP_IDLE_TIMEOUT one value, written as in the file.
@@ -71,6 +71,11 @@ func (c *Config) applyEnvVar(key, value string) error {
 			peers = append(peers, Peer{Host: h})
 		}
 		c.Peers = peers
+	case "STREAMER_HOSTNAME":
+		if err := engine.ValidateHost(value); err != nil {
+			return fmt.Errorf("bad hostname %s: %w", quoteShort(value), err)
+		}
+		c.Hostname = value
 	case "STREAMER_CLUSTER_KEY":
 		if err := checkText(value); err != nil {
 			return err

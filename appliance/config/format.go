@@ -30,16 +30,7 @@ func (c *Config) Format() []byte {
 	if c.HTTPIdleTimeout != 0 {
 		fmt.Fprintf(&b, "http_idle_timeout %d;\n", c.HTTPIdleTimeout)
 	}
-	if c.ClusterKey != "" {
-		fmt.Fprintf(&b, "cluster_key %s;\n", quote(c.ClusterKey))
-	}
-	for _, p := range c.Peers {
-		if p.Public == "" {
-			fmt.Fprintf(&b, "peer %s;\n", quote(p.Host))
-		} else {
-			fmt.Fprintf(&b, "peer %s {\n  public %s;\n}\n", quote(p.Host), quote(p.Public))
-		}
-	}
+	c.formatCluster(&b)
 	if a := c.EditAuth; a != nil {
 		fmt.Fprintf(&b, "edit_auth %s %s;\n", quote(a.User), quote(a.Password))
 	}
@@ -72,6 +63,7 @@ func (c *Config) Format() []byte {
 		if s.SegmentCount != 0 {
 			fmt.Fprintf(&b, "  segment_count %d;\n", s.SegmentCount)
 		}
+		formatClusterIngest(&b, s.ClusterIngest)
 		b.WriteString("}\n")
 	}
 	return b.Bytes()

@@ -37,8 +37,17 @@ type Config struct {
 	// between requests and connections whose output stalls. 0: default (60).
 	HTTPIdleTimeout int `json:"http_idle_timeout,omitempty"`
 
-	ClusterKey     string                `json:"cluster_key,omitempty"`
-	Peers          []Peer                `json:"peers,omitempty"`
+	// Hostname is this server's name in the cluster: peers see it in its
+	// stream table and capture_at names servers by it. "": the OS hostname.
+	Hostname   string `json:"hostname,omitempty"`
+	ClusterKey string `json:"cluster_key,omitempty"`
+	Peers      []Peer `json:"peers,omitempty"`
+	// ClusterBalance is how new viewers are spread when this server is over
+	// MaxBitrate: "clients", "bitrate" or "usage" ("": usage when max
+	// bitrates are known, else clients).
+	ClusterBalance string `json:"cluster_balance,omitempty"`
+	// MaxBitrate is this server's output limit in bit/s (0: none).
+	MaxBitrate     int64                 `json:"max_bitrate,omitempty"`
 	EditAuth       *Auth                 `json:"edit_auth,omitempty"`
 	ViewAuth       *Auth                 `json:"view_auth,omitempty"`
 	ConfigExternal string                `json:"config_external,omitempty"`
@@ -51,6 +60,13 @@ type Peer struct {
 	Host string `json:"hostname"`
 	// Public is "HOST[:PORT]" as viewers reach the peer ("": same as Host).
 	Public string `json:"public_payload_url,omitempty"`
+	// FetchTimeout is the poll period in milliseconds (0: 1000).
+	FetchTimeout int `json:"fetch_timeout,omitempty"`
+	// StaleTimeout in milliseconds: a peer not heard from for this long is
+	// dead (0: 5000).
+	StaleTimeout int `json:"stale_timeout,omitempty"`
+	// MaxBitrate is the peer's output limit in bit/s (0: what it reports).
+	MaxBitrate int64 `json:"max_bitrate,omitempty"`
 }
 
 // Auth is a login and password pair.

@@ -122,6 +122,12 @@ func (p *parser) file() *Error {
 			err = p.auth(st, &p.cfg.ViewAuth)
 		case "peer":
 			err = p.peer(st)
+		case "hostname":
+			err = p.setOnce(st, &p.cfg.Hostname, "hostname")
+		case "cluster_balance":
+			err = p.setOnce(st, &p.cfg.ClusterBalance, "cluster_balance")
+		case "max_bitrate":
+			err = p.size(st, &p.cfg.MaxBitrate, bitrateRule, "max_bitrate")
 		case "stream":
 			err = p.stream(st)
 		default:
@@ -193,25 +199,6 @@ func (p *parser) auth(st statement, dst **Auth) *Error {
 	return nil
 }
 
-func (p *parser) peer(st statement) *Error {
-	if err := p.args(st, 1, 1); err != nil {
-		return err
-	}
-	i := len(p.cfg.Peers)
-	p.cfg.Peers = append(p.cfg.Peers, Peer{Host: st.args[0].text})
-	p.mark(st.args[0], "peers", i, "hostname")
-	if st.end.kind != tokLBrace {
-		return nil
-	}
-	peer := &p.cfg.Peers[i]
-	return p.block(st.end, func(st statement) *Error {
-		if st.name.text == "public" {
-			return p.setOnce(st, &peer.Public, "peers", i, "public_payload_url")
-		}
-		return p.unknown(st, "peers", i)
-	})
-}
-
 func (p *parser) stream(st statement) *Error {
 	if err := p.args(st, 1, 1); err != nil {
 		return err
@@ -239,6 +226,8 @@ func (p *parser) stream(st statement) *Error {
 			return p.number(st, &s.SegmentDuration, segmentDurationRule, "streams", i, "segment_duration")
 		case "segment_count":
 			return p.number(st, &s.SegmentCount, segmentCountRule, "streams", i, "segment_count")
+		case "cluster_ingest":
+			return p.clusterIngest(st, s, i)
 		default:
 			return p.unknown(st, "streams", i)
 		}

@@ -36,7 +36,7 @@ var (
 		"an integer from 0 (no limit) to 1000000"}
 	httpHeaderTimeoutRule = intRule{"http_header_timeout", 1, 600, parseDecimal, "an integer from 1 to 600 (seconds)"}
 	httpIdleTimeoutRule   = intRule{"http_idle_timeout", 1, 3600, parseDecimal, "an integer from 1 to 3600 (seconds)"}
-	memoryPoolRule        = sizeRule{"memory_pool", 1 << 20, 1 << 40, "a size from 1M to 1T (bytes, or a number with a K, M, G or T suffix: 512M, 1G)"}
+	memoryPoolRule        = sizeRule{"memory_pool", 1 << 20, 1 << 40, parseSize, "a size from 1M to 1T (bytes, or a number with a K, M, G or T suffix: 512M, 1G)"}
 )
 
 // sizeRule is the range of a size in bytes; in the model 0 stands for
@@ -44,11 +44,13 @@ var (
 type sizeRule struct {
 	name   string
 	lo, hi int64
-	text   string
+	// fromFile parses the file form.
+	fromFile func(string) (int64, bool)
+	text     string
 }
 
 func (r sizeRule) parse(s string) (int64, error) {
-	n, ok := parseSize(s)
+	n, ok := r.fromFile(s)
 	if !ok || n < r.lo || n > r.hi {
 		return 0, fmt.Errorf("%s must be %s, got %s", r.name, r.text, quoteShort(s))
 	}
@@ -109,25 +111,8 @@ func (c *Config) validate() *Error {
 	if err := c.validateLimits(); err != nil {
 		return err
 	}
-	if c.ClusterKey != "" {
-		if err := checkText(c.ClusterKey); err != nil {
-			return invalid(CodeBadValue, []any{"cluster_key"}, "bad cluster_key: %v", err)
-		}
-	}
-	clear(seen)
-	for i, p := range c.Peers {
-		if err := engine.ValidateHostPort(p.Host); err != nil {
-			return invalid(CodeBadValue, []any{"peers", i, "hostname"}, "bad peer %s: %v", quoteShort(p.Host), err)
-		}
-		if seen[p.Host] {
-			return invalid(CodeDuplicate, []any{"peers", i, "hostname"}, "duplicate peer %s", quoteShort(p.Host))
-		}
-		seen[p.Host] = true
-		if p.Public != "" {
-			if err := engine.ValidateHostPort(p.Public); err != nil {
-				return invalid(CodeBadValue, []any{"peers", i, "public_payload_url"}, "bad public address %s: %v", quoteShort(p.Public), err)
-			}
-		}
+	if err := c.validateCluster(); err != nil {
+		return err
 	}
 	if err := checkAuth(c.EditAuth, "edit_auth"); err != nil {
 		return err
@@ -193,6 +178,11 @@ func (c *Config) validateStream(i int, seen map[string]bool) *Error {
 	}
 	if err := segmentCountRule.check(s.SegmentCount); err != nil {
 		return invalid(CodeBadValue, []any{"streams", i, "segment_count"}, "%v", err)
+	}
+	if ci := s.ClusterIngest; ci != nil && ci.CaptureAt != "" {
+		if err := engine.ValidateHost(ci.CaptureAt); err != nil {
+			return invalid(CodeBadValue, []any{"streams", i, "cluster_ingest", "capture_at"}, "bad capture_at %s: %v", quoteShort(ci.CaptureAt), err)
+		}
 	}
 	return nil
 }
