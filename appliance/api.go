@@ -52,6 +52,7 @@ func init() {
 		{method: "POST", path: "/config", access: accessView, handle: (*apiCall).validateConfig, doc: docValidateConfig},
 		{method: "GET", path: "/config/stats", access: accessView, handle: (*apiCall).configStats, doc: docConfigStats},
 		{method: "GET", path: "/sessions", access: accessView, handle: (*apiCall).listSessions, doc: docListSessions},
+		{method: "GET", path: "/cluster/peers", access: accessView, handle: (*apiCall).listPeers, doc: docListPeers},
 		{method: "GET", path: "/monitoring/liveness", access: accessOpen, onLoop: true, handle: (*apiCall).liveness, doc: docLiveness},
 		{method: "GET", path: "/monitoring/readiness", access: accessOpen, onLoop: true, handle: (*apiCall).readiness, doc: docReadiness},
 		{method: "GET", path: "/openapi.json", access: accessOpen, onLoop: true, handle: (*apiCall).openAPI, doc: docOpenAPI},

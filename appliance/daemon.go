@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/livedge/livedge/appliance/config"
+	"github.com/livedge/livedge/cluster"
 	"github.com/livedge/livedge/engine"
 	"github.com/livedge/livedge/netio"
 )
@@ -73,6 +74,7 @@ type node struct {
 	store   *configStore
 	streams *engine.Registry
 	router  *router
+	cluster *cluster.Node
 	stopBg  chan struct{}
 	bgDone  chan struct{}
 }
@@ -96,13 +98,18 @@ func newNode(cs ConfigSource, log *slog.Logger) (*node, error) {
 		startWait: engine.OnDemandStartWait,
 		startedAt: time.Now(),
 	}
-	return &node{log: log, store: store, streams: streams, router: rt,
+	cn := newClusterNode(store.current().effective, streams, rt, log)
+	rt.cluster = cn
+	store.owns = cn.Owns
+	store.onPublish = func(c *config.Config) { cn.Update(clusterConfig(c)) }
+	return &node{log: log, store: store, streams: streams, router: rt, cluster: cn,
 		stopBg: make(chan struct{}), bgDone: make(chan struct{})}, nil
 }
 
 // start applies the config and starts the background work.
 func (n *node) start() engine.ReconcileResult {
 	res := n.store.start()
+	n.startCluster()
 	n.store.startExternal()
 	n.router.ready.Store(true)
 	cfg := n.store.current().effective
@@ -151,8 +158,10 @@ func (n *node) close() {
 			<-n.bgDone
 		}
 	}
-	// The config backend's client first, so it changes no stream as they stop.
+	// The config backend's client and the cluster first, so they change no
+	// stream as the streams stop.
 	n.store.stopExternal()
+	n.cluster.Close()
 	n.streams.Close()
 }
 

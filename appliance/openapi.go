@@ -68,6 +68,8 @@ var (
 		status: 200, result: reflect.TypeFor[serverStats]()}
 	docListSessions = opDoc{summary: "Open viewer sessions, oldest first, a page at a time",
 		query: []string{"limit", "cursor", "name"}, status: 200, result: reflect.TypeFor[sessionList]()}
+	docListPeers = opDoc{summary: "The cluster's peers: state (live, dead, forbidden, connecting), last contact, load",
+		status: 200, result: reflect.TypeFor[peerList]()}
 	docLiveness = opDoc{summary: "Liveness probe: 200 while the server answers",
 		status: 200, result: reflect.TypeFor[healthAnswer]()}
 	docReadiness = opDoc{summary: "Readiness probe: 200 once the config is applied, 503 while starting or stopping",

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/livedge/livedge/appliance/player"
+	"github.com/livedge/livedge/cluster"
 	"github.com/livedge/livedge/engine"
 	"github.com/livedge/livedge/netio"
 	"github.com/livedge/livedge/proto/hls"
@@ -40,10 +41,17 @@ type router struct {
 	ready, stopping atomic.Bool
 	// metrics renders GET /metrics (metrics.go).
 	metrics metricsExporter
+	// cluster decides redirects to peers (cluster.go); nil in tests of a
+	// server alone.
+	cluster *cluster.Node
 }
 
 func (rt *router) ServeHTTP(rw *netio.ResponseWriter, req *netio.Request) {
 	path := req.Path
+	if path == cluster.TablePath {
+		rt.serveClusterTable(rw, req)
+		return
+	}
 	if strings.HasPrefix(path, apiPrefix) {
 		rt.serveAPI(rw, req)
 		return
@@ -63,12 +71,16 @@ func (rt *router) ServeHTTP(rw *netio.ResponseWriter, req *netio.Request) {
 		return
 	}
 	if name, seg, ok := hls.SplitSegmentPath(path); ok {
-		rt.serveSegment(rw, req, name, seg)
+		if !rt.clusterRedirect(rw, req, name) {
+			rt.serveSegment(rw, req, name, seg)
+		}
 		return
 	}
 	name, kind := splitStreamPath(path)
 	if serve, ok := viewerRoutes[kind]; ok && name != "" {
-		serve(rt, rw, req, name)
+		if !rt.clusterRedirect(rw, req, name) {
+			serve(rt, rw, req, name)
+		}
 		return
 	}
 	rw.Error(http.StatusNotFound, "not_found", "no such resource: "+path)

@@ -40,6 +40,11 @@ type configStore struct {
 	backend []engine.StreamConfig
 	// ext runs the config_external client; guarded by mu (configext.go).
 	ext externalRunner
+	// owns says whether this server captures a cluster_ingest stream now
+	// (nil: no cluster, it does); onPublish sees every published config.
+	// Both are set before start.
+	owns      func(stream, captureAt string) bool
+	onPublish func(*config.Config)
 }
 
 // configState is one published configuration; it is never modified.
@@ -148,7 +153,23 @@ func (cs *configStore) current() *configState { return cs.state.Load() }
 func (cs *configStore) start() engine.ReconcileResult {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	return cs.streams.Apply(cs.current().effective.Streams)
+	return cs.apply(cs.current())
+}
+
+// apply reconciles the registry with st; cs.mu is held.
+func (cs *configStore) apply(st *configState) engine.ReconcileResult {
+	return cs.streams.Apply(ownedStreams(st.effective.Streams, cs.owns))
+}
+
+// reapply reconciles the registry with the current config again, e.g. when
+// the ownership of cluster_ingest streams moved.
+func (cs *configStore) reapply(msg string) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	res := cs.apply(cs.current())
+	if len(res.Started)+len(res.Restarted)+len(res.Stopped) > 0 {
+		cs.log.Info(msg, "started", res.Started, "restarted", res.Restarted, "stopped", res.Stopped)
+	}
 }
 
 // reload reads the config file again (SIGHUP). A broken file is refused and
@@ -189,7 +210,10 @@ func (cs *configStore) publish(prev, st *configState, msg string) {
 	}
 	cs.ext.sync(st.effective.ConfigExternal)
 	cs.state.Store(st)
-	res := cs.streams.Apply(st.effective.Streams)
+	if cs.onPublish != nil {
+		cs.onPublish(st.effective)
+	}
+	res := cs.apply(st)
 	cs.log.Info(msg, "version", st.version, "started", res.Started, "restarted", res.Restarted, "stopped", res.Stopped)
 }
 
@@ -264,7 +288,7 @@ func (cs *configStore) restart(name string) bool {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	st := cs.current()
-	all := st.effective.Streams
+	all := ownedStreams(st.effective.Streams, cs.owns)
 	i := slices.IndexFunc(all, func(c engine.StreamConfig) bool { return c.Name == name })
 	if i < 0 {
 		return false

@@ -44,8 +44,9 @@ type Config struct {
 	Public string
 	// Key is the shared cluster_key. Empty: peering is off.
 	Key string
-	// Balance is the balancing mode ("" = ModeUsage when MaxBitrateKbit is
-	// set, else ModeClients).
+	// Balance is the balancing mode ("" = ModeUsage when a max bitrate is
+	// known: MaxBitrateKbit, or a live peer's, configured or reported; else
+	// ModeClients).
 	Balance Mode
 	// MaxBitrateKbit is this server's output limit (0 = none): past it new
 	// viewers are sent to a less loaded peer that has the stream.
@@ -79,8 +80,10 @@ type LocalStream struct {
 	Startable bool
 }
 
-// Local is what the cluster reads of this server. It is called from the
-// goroutine serving peer polls, never from the event loop.
+// Local is what the cluster reads of this server. Streams is called from
+// the node's table refresher goroutine only (every min(fetch_timeout,
+// 500 ms), never from the event loop); Load also from ServeTable, on the
+// event loop, so it must be cheap (perf.LoadSource says so).
 type Local interface {
 	perf.LoadSource
 	// Streams lists this server's streams, sorted by name.
@@ -135,7 +138,11 @@ type PeerState struct {
 	Name   string `json:"name,omitempty"`
 	Public string `json:"public_payload_url"`
 	// State: "live", "dead" (not heard from for stale_timeout), "forbidden"
-	// (answers 403: wrong cluster_key) or "connecting" (no answer yet).
+	// (answers 403: wrong cluster_key) or "connecting" (no answer yet);
+	// also "self" (the peer is this server: it reports our own name),
+	// "conflict" (another peer reported its name first) and "off" (no
+	// cluster_key here: nobody is polled). Only "live" peers are redirect
+	// targets and count as live servers.
 	State string `json:"state"`
 	// LastContact is the time of the last good answer (zero: never).
 	LastContact time.Time `json:"last_contact,omitzero"`

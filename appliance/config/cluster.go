@@ -6,14 +6,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/livedge/livedge/cluster"
 	"github.com/livedge/livedge/engine"
 )
 
 // The cluster's settings: hostname, peers and their poll timing, balancing
 // and cluster_ingest.
-
-// Balancing modes of cluster_balance.
-var balanceModes = []string{"clients", "bitrate", "usage"}
 
 var (
 	fetchTimeoutRule = intRule{"fetch_timeout", 50, 60_000, parseDuration,
@@ -160,9 +158,8 @@ func (c *Config) validateCluster() *Error {
 			return invalid(CodeBadValue, []any{"cluster_key"}, "bad cluster_key: %v", err)
 		}
 	}
-	if c.ClusterBalance != "" && !contains(balanceModes, c.ClusterBalance) {
-		return invalid(CodeBadValue, []any{"cluster_balance"}, "cluster_balance must be one of %s, got %s",
-			strings.Join(balanceModes, ", "), quoteShort(c.ClusterBalance))
+	if _, err := cluster.ParseMode(c.ClusterBalance); err != nil {
+		return invalid(CodeBadValue, []any{"cluster_balance"}, "bad cluster_balance: %v", err)
 	}
 	if err := bitrateRule.check(c.MaxBitrate); err != nil {
 		return invalid(CodeBadValue, []any{"max_bitrate"}, "%v", err)
@@ -195,15 +192,6 @@ func (c *Config) validateCluster() *Error {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // formatCluster writes the cluster's global directives.

@@ -84,7 +84,7 @@ func TestParseClusterUnits(t *testing.T) {
 
 func TestParseClusterErrors(t *testing.T) {
 	for _, tt := range []struct{ src, want string }{
-		{"cluster_balance random;", "e.conf:1:17: cluster_balance must be one of clients, bitrate, usage"},
+		{"cluster_balance random;", "e.conf:1:17: bad cluster_balance: balance mode \"random\" is not clients, bitrate or usage"},
 		{"max_bitrate 10X;", "e.conf:1:13: max_bitrate must be"},
 		{"max_bitrate 0;", "e.conf:1:13: max_bitrate must be"},
 		{"peer h {\n fetch_timeout 10ms;\n}", "e.conf:2:16: fetch_timeout must be 50ms to 60s"},
