@@ -143,6 +143,7 @@ func (rt *router) clusterRedirect(rw *netio.ResponseWriter, req *netio.Request, 
 	if d.Verdict != cluster.Redirect {
 		return false
 	}
+	rt.redirects.Add(1)
 	rw.SetHeader("Cache-Control", "no-cache")
 	rw.SetHeader("Access-Control-Allow-Origin", "*")
 	rw.Redirect(http.StatusFound, redirectURL(req, d.Public))

@@ -204,6 +204,10 @@ type metricsScratch struct {
 	hasSessions         bool
 	bytesOut, untracked uint64
 
+	// peerStates counts the cluster's peers by state; nil without peers.
+	peerStates map[string]uint64
+	redirects  uint64
+
 	proc    procReader
 	procOK  bool
 	procSt  procStats
@@ -263,6 +267,16 @@ func (sc *metricsScratch) collect(rt *router, netStats func() netio.Stats) {
 	sc.hasExternal = ext != nil
 	if sc.hasExternal {
 		sc.extStatus, sc.extCounters = ext.Status(), ext.Counters()
+	}
+	sc.peerStates = nil
+	if rt.cluster != nil {
+		if peers := rt.cluster.Peers(); len(peers) > 0 {
+			sc.peerStates = map[string]uint64{}
+			for _, p := range peers {
+				sc.peerStates[p.State]++
+			}
+		}
+		sc.redirects = rt.redirects.Load()
 	}
 	sc.readProcess()
 	sc.readRuntime()
@@ -381,6 +395,10 @@ func (sc *metricsScratch) format() []byte {
 	}
 	if sc.hasExternal {
 		sc.formatExternal(p)
+	}
+	if sc.peerStates != nil {
+		labelled(p, "livedge_cluster_peers", promGauge, "Configured cluster peers, by state (live, dead, forbidden, connecting, ...).", "state", sc.peerStates)
+		p.single("livedge_cluster_redirects_total", promCounter, "Viewers redirected to a peer.", float64(sc.redirects))
 	}
 	if sc.procOK {
 		sc.formatProcess(p)

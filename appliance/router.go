@@ -44,6 +44,8 @@ type router struct {
 	// cluster decides redirects to peers (cluster.go); nil in tests of a
 	// server alone.
 	cluster *cluster.Node
+	// redirects counts viewers sent to peers.
+	redirects atomic.Uint64
 }
 
 func (rt *router) ServeHTTP(rw *netio.ResponseWriter, req *netio.Request) {

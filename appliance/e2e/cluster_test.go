@@ -170,6 +170,12 @@ func TestClusterRedirects(t *testing.T) {
 			t.Errorf("s1 %s: %d %q, want 404", path, code, loc)
 		}
 	}
+	_, metrics, _ := ms[0].get("/metrics")
+	for _, want := range []string{`livedge_cluster_peers{state="live"} 2`, "livedge_cluster_redirects_total "} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("s1 /metrics lacks %q", want)
+		}
+	}
 	// Real clients follow the redirect and play.
 	wantCodecs(t, ms[0].base+"/a2/index.m3u8", "h264")
 	wantCodecs(t, ms[2].base+"/a1/mpegts", "h264")
