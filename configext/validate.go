@@ -21,9 +21,9 @@ const (
 
 // Numeric ranges; 0 stands for "default" as in engine.StreamConfig.
 var (
-	segmentDurationRule = intRule{"segment_duration", 1000, 60000, "1000 to 60000 (ms)"}
-	segmentCountRule    = intRule{"segment_count", 1, 100, "1 to 100"}
-	sourceTimeoutRule   = intRule{"source_timeout", 1, 3600, "1 to 3600 (seconds)"}
+	segmentDurationRule = intRule{"segment_duration", engine.MinSegmentDurationMs, engine.MaxSegmentDurationMs, "1000 to 60000 (ms)"}
+	segmentCountRule    = intRule{"segment_count", engine.MinSegmentCount, engine.MaxSegmentCount, "1 to 100"}
+	sourceTimeoutRule   = intRule{"source_timeout", engine.MinSourceTimeoutSec, engine.MaxSourceTimeoutSec, "1 to 3600 (seconds)"}
 )
 
 type intRule struct {
@@ -60,6 +60,11 @@ func validateStream(c *engine.StreamConfig) error {
 	}
 	if err := segmentDurationRule.check(c.SegmentDuration); err != nil {
 		return err
+	}
+	if ci := c.ClusterIngest; ci != nil && ci.CaptureAt != "" {
+		if err := engine.ValidateHost(ci.CaptureAt); err != nil {
+			return fmt.Errorf("cluster_ingest: bad capture_at %s: %w", quoteShort(ci.CaptureAt), err)
+		}
 	}
 	return segmentCountRule.check(c.SegmentCount)
 }

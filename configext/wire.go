@@ -32,6 +32,8 @@ type wireStream struct {
 	SegmentDuration int         `json:"segment_duration"`
 	SegmentCount    int         `json:"segment_count"`
 	DVR             *wireDVR    `json:"dvr"`
+	// ClusterIngest: {} or {"capture_at": HOST}; absent or null: off.
+	ClusterIngest *engine.ClusterIngest `json:"cluster_ingest"`
 }
 
 type wireInput struct {
@@ -212,6 +214,7 @@ func makeEntry(w *wireStream) (entry, error) {
 		Static:          w.Static == nil || *w.Static, // the schema's default
 		SegmentDuration: w.SegmentDuration,
 		SegmentCount:    w.SegmentCount,
+		ClusterIngest:   w.ClusterIngest,
 	}
 	if len(w.Inputs) > 0 {
 		e.cfg.Inputs = make([]engine.InputConfig, len(w.Inputs))

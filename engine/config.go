@@ -46,6 +46,14 @@ const (
 	OnDemandIdleStop = 30 * time.Second
 )
 
+// Ranges of a stream's values in the model's units; 0 stands for the
+// default. The config file, the API and the config backend all check them.
+const (
+	MinSegmentDurationMs, MaxSegmentDurationMs = 1000, 60000
+	MinSegmentCount, MaxSegmentCount           = 1, 100
+	MinSourceTimeoutSec, MaxSourceTimeoutSec   = 1, 3600
+)
+
 // SegmentTarget is the effective HLS segment duration.
 func (c *StreamConfig) SegmentTarget() time.Duration {
 	if c.SegmentDuration <= 0 {

@@ -26,10 +26,10 @@ type intRule struct {
 }
 
 var (
-	segmentDurationRule = intRule{"segment_duration", 1000, 60000, parseMilliseconds,
+	segmentDurationRule = intRule{"segment_duration", engine.MinSegmentDurationMs, engine.MaxSegmentDurationMs, parseMilliseconds,
 		"1 to 60 seconds (e.g. 2 or 2.5; 1000 to 60000 ms in the API)"}
-	segmentCountRule  = intRule{"segment_count", 1, 100, parseDecimal, "an integer from 1 to 100"}
-	sourceTimeoutRule = intRule{"source_timeout", 1, 3600, parseDecimal, "an integer from 1 to 3600 (seconds)"}
+	segmentCountRule  = intRule{"segment_count", engine.MinSegmentCount, engine.MaxSegmentCount, parseDecimal, "an integer from 1 to 100"}
+	sourceTimeoutRule = intRule{"source_timeout", engine.MinSourceTimeoutSec, engine.MaxSourceTimeoutSec, parseDecimal, "an integer from 1 to 3600 (seconds)"}
 
 	maxConnectionsRule      = intRule{"max_connections", 1, 10_000_000, parseDecimal, "an integer from 1 to 10000000"}
 	maxConnectionsPerIPRule = intRule{"max_connections_per_ip", 0, 1_000_000, parseDecimal,
