@@ -114,6 +114,34 @@ func (r *Registry) Apply(desired []StreamConfig) ReconcileResult {
 	return res
 }
 
+// Restart stops the named stream if it runs and starts it again when it is
+// static; an on-demand stream then starts on its next viewer. It reports
+// false for a stream that is not configured.
+func (r *Registry) Restart(name string) bool {
+	r.mu.Lock()
+	c, ok := r.desired[name]
+	s, running := r.running[name]
+	if running {
+		delete(r.running, name)
+	}
+	r.mu.Unlock()
+	if !ok {
+		return false
+	}
+	if running {
+		s.stop()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// Apply or Acquire may have run meanwhile: start only what is still
+	// wanted and not already back.
+	c, ok = r.desired[name]
+	if _, back := r.running[name]; ok && c.Static && !back && !r.closed {
+		r.running[name] = r.start(c)
+	}
+	return true
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

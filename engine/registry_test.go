@@ -220,3 +220,40 @@ func TestRingResyncsLappedReader(t *testing.T) {
 		t.Fatalf("lapped reader got %v resynced=%v, want 25 after resync", v, resynced)
 	}
 }
+
+func TestRestartOneStream(t *testing.T) {
+	r, _ := newTestRegistry(t, time.Minute)
+	in := []InputConfig{{URL: "fake://x"}}
+	r.Apply([]StreamConfig{{Name: "st", Static: true, Inputs: in}, {Name: "od", Inputs: in}, {Name: "other", Static: true, Inputs: in}})
+	st0, _ := r.Get("st")
+	other0, _ := r.Get("other")
+	od0, err := r.Acquire("od")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Restart("st") || !r.Restart("od") {
+		t.Fatal("Restart of a configured stream reported false")
+	}
+	if r.Restart("nope") {
+		t.Fatal("Restart of an unknown stream reported true")
+	}
+	select {
+	case <-st0.Done():
+	default:
+		t.Fatal("the restarted static stream's old run did not stop")
+	}
+	if st1, ok := r.Get("st"); !ok || st1 == st0 {
+		t.Fatal("the static stream did not start again")
+	}
+	if _, ok := r.Get("od"); ok {
+		t.Fatal("the on-demand stream started again without a viewer")
+	}
+	select {
+	case <-od0.Done():
+	default:
+		t.Fatal("the on-demand stream's run did not stop")
+	}
+	if o, _ := r.Get("other"); o != other0 {
+		t.Fatal("another stream was restarted")
+	}
+}
