@@ -14,6 +14,8 @@ import (
 	"github.com/livedge/livedge/cluster"
 	"github.com/livedge/livedge/engine"
 	"github.com/livedge/livedge/netio"
+	"github.com/livedge/livedge/proto/httpts"
+	"github.com/livedge/livedge/proto/mpegts"
 )
 
 // DefaultConfigPath is read when no -c is given.
@@ -81,17 +83,25 @@ type node struct {
 
 // newNode loads the config and wires the daemon; start applies the config.
 func newNode(cs ConfigSource, log *slog.Logger) (*node, error) {
+	// The packagers' options come from the config, read below; no stream
+	// starts before then.
+	outs := &outputOptions{}
 	streams := engine.NewRegistry(engine.RegistryOptions{
 		Log:      log,
 		Open:     openSource,
-		Packager: newOutputs,
+		Packager: func(s *engine.Stream) engine.Packager { return outs.newOutputs(s) },
 	})
 	store, err := newConfigStore(cs, streams, log)
 	if err != nil {
 		streams.Close()
 		return nil, err
 	}
+	eff := store.current().effective
+	policy, _ := httpts.ParsePolicy(eff.SlowViewer) // validated with the config
+	outs.pool = mpegts.NewPool(eff.MemoryPool, 0)
+	outs.ts = httpts.Options{QueueLimit: int(eff.ViewerQueueLimit), Policy: policy}
 	rt := &router{
+		pool:      outs.pool,
 		streams:   streams,
 		store:     store,
 		sessions:  newSessionTable(),

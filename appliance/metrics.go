@@ -20,6 +20,7 @@ import (
 	"github.com/livedge/livedge/engine"
 	"github.com/livedge/livedge/netio"
 	"github.com/livedge/livedge/proto/httpts"
+	"github.com/livedge/livedge/proto/mpegts"
 )
 
 // GET /metrics answers in the Prometheus text exposition format 0.0.4,
@@ -204,6 +205,8 @@ type metricsScratch struct {
 	hasSessions         bool
 	bytesOut, untracked uint64
 
+	pool mpegts.PoolStats
+
 	// peerStates counts the cluster's peers by state; nil without peers.
 	peerStates map[string]uint64
 	redirects  uint64
@@ -268,6 +271,7 @@ func (sc *metricsScratch) collect(rt *router, netStats func() netio.Stats) {
 	if sc.hasExternal {
 		sc.extStatus, sc.extCounters = ext.Status(), ext.Counters()
 	}
+	sc.pool = rt.pool.Stats()
 	sc.peerStates = nil
 	if rt.cluster != nil {
 		if peers := rt.cluster.Peers(); len(peers) > 0 {
@@ -396,6 +400,7 @@ func (sc *metricsScratch) format() []byte {
 	if sc.hasExternal {
 		sc.formatExternal(p)
 	}
+	sc.formatPool(p)
 	if sc.peerStates != nil {
 		labelled(p, "livedge_cluster_peers", promGauge, "Configured cluster peers, by state (live, dead, forbidden, connecting, ...).", "state", sc.peerStates)
 		p.single("livedge_cluster_redirects_total", promCounter, "Viewers redirected to a peer.", float64(sc.redirects))
@@ -421,10 +426,22 @@ func (sc *metricsScratch) formatNet(p *promText) {
 		"HTTP connections refused at accept (answered 503), by reason.", "reason", st.Refused)
 	p.single("livedge_http_requests_total", promCounter, "HTTP requests parsed and answered, refused ones included.", float64(st.Requests))
 	p.single("livedge_http_streaming_responses", promGauge, "Long-lived streaming responses (HTTP MPEG-TS) running now.", float64(st.Streaming))
+	p.single("livedge_http_stream_waits_total", promCounter, "Times a streaming viewer's socket was full and its feed waited for it (back-pressure).", float64(st.StreamWaits))
+	p.single("livedge_http_stream_queued_peak_bytes", promGauge, "Most bytes the network layer ever held copied for one streaming connection.", float64(st.StreamQueuedPeak))
 	p.single("livedge_http_lagging_skips_total", promCounter, "Times a streaming viewer's queue overflowed and its feed skipped ahead.", float64(st.LaggingSkips))
 	p.single("livedge_http_file_responses", promGauge, "File bodies being sent by sendfile now.", float64(st.Files))
 	p.single("livedge_http_sendfile_bytes_total", promCounter, "File body bytes the kernel took by sendfile.", float64(st.SendfileBytes))
 	p.single("livedge_http_sendfile_waits_total", promCounter, "Times a file body waited for its socket to take more.", float64(st.SendfileWaits))
+}
+
+func (sc *metricsScratch) formatPool(p *promText) {
+	st := &sc.pool
+	p.single("livedge_memory_pool_bytes", promGauge, "Size of the memory pool stream data lives in (memory_pool).", float64(st.Size))
+	p.single("livedge_memory_pool_slab_bytes", promGauge, "Size of one slab of the memory pool.", float64(st.SlabSize))
+	p.single("livedge_memory_pool_slabs_in_use", promGauge, "Slabs of the memory pool holding stream data now.", float64(st.InUse))
+	p.single("livedge_memory_pool_heap_slabs", promGauge, "Slabs taken from the heap because the pool was exhausted, alive now.", float64(st.HeapInUse))
+	p.single("livedge_memory_pool_heap_fallbacks_total", promCounter, "Times the memory pool was exhausted and a slab came from the heap (memory_pool too small).", float64(st.HeapFallbacks))
+	p.single("livedge_memory_pool_oversize_chunks_total", promCounter, "Chunks larger than a slab, given heap memory of their own.", float64(st.Oversize))
 }
 
 func (sc *metricsScratch) formatExternal(p *promText) {

@@ -16,14 +16,32 @@ type outputs struct {
 	ts  *httpts.Hub
 }
 
-func newOutputs(s *engine.Stream) engine.Packager {
+// outputOptions are what every stream's packagers share: the memory their
+// chunks live in and the HTTP MPEG-TS slow-viewer policy.
+type outputOptions struct {
+	pool *mpegts.Pool // nil: chunks on the heap
+	ts   httpts.Options
+}
+
+// outputsFactory makes the packagers of streams whose TS chunks live in
+// pool (one pool for all streams, made at start from memory_pool) and
+// whose HTTP MPEG-TS viewers follow ts.
+func outputsFactory(pool *mpegts.Pool, ts httpts.Options) engine.PackagerFactory {
+	return outputOptions{pool: pool, ts: ts}.newOutputs
+}
+
+// newOutputs makes a stream's packagers with chunks on the heap and the
+// default viewer policy.
+var newOutputs = outputsFactory(nil, httpts.Options{})
+
+func (o outputOptions) newOutputs(s *engine.Stream) engine.Packager {
 	cfg := s.Config()
 	// 256 chunks: at least one GOP for resyncing viewers, seconds not minutes of memory.
-	ch := mpegts.NewChunker(mpegts.ChunkerOptions{RingSize: 256})
+	ch := mpegts.NewChunker(mpegts.ChunkerOptions{RingSize: 256, Pool: o.pool})
 	return &outputs{
 		Chunker: ch,
 		hls:     hls.New(ch, cfg.SegmentTarget(), cfg.Segments()),
-		ts:      httpts.NewHub(ch),
+		ts:      httpts.NewHub(ch, o.ts),
 	}
 }
 

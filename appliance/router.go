@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/livedge/livedge/engine"
 	"github.com/livedge/livedge/netio"
 	"github.com/livedge/livedge/proto/hls"
+	"github.com/livedge/livedge/proto/mpegts"
 )
 
 // Content types of what viewers get.
@@ -29,8 +31,10 @@ const (
 //
 // It also serves the API v3 (api.go), which changes the config through store.
 type router struct {
-	streams  *engine.Registry
-	store    *configStore
+	streams *engine.Registry
+	store   *configStore
+	// pool holds the streams' TS chunks (nil in tests: the heap).
+	pool     *mpegts.Pool
 	sessions *sessionTable
 	// startWait bounds how long a first viewer waits for an on-demand stream.
 	startWait time.Duration
@@ -147,9 +151,10 @@ func (rt *router) servePlaylist(rw *netio.ResponseWriter, req *netio.Request, na
 // playlistOf answers a playlist request for a stream found by acquireOrLookup.
 func (rt *router) playlistOf(rw *netio.ResponseWriter, req *netio.Request, name string, s *engine.Stream) {
 	out := outputsOf(s)
-	if body, ok := out.hls.Playlist(); ok {
+	if body, hold, ok := out.hls.AcquirePlaylist(); ok {
 		rt.sessions.hlsRequest(name, req, len(body))
 		writePlaylist(rw, body)
+		hold.Release()
 		return
 	}
 	// First viewer of a starting stream: wait for its first segment.
@@ -176,6 +181,9 @@ func writePlaylist(rw *netio.ResponseWriter, body []byte) {
 	rw.Write(http.StatusOK, typePlaylist, body)
 }
 
+// segmentScratch holds the slice lists segment answers are gathered in.
+var segmentScratch = sync.Pool{New: func() any { return new([][]byte) }}
+
 func (rt *router) serveSegment(rw *netio.ResponseWriter, req *netio.Request, name, seg string) {
 	s, ok := rt.streams.Get(name)
 	if !ok {
@@ -183,11 +191,21 @@ func (rt *router) serveSegment(rw *netio.ResponseWriter, req *netio.Request, nam
 		return
 	}
 	s.Touch()
-	body, ok := outputsOf(s).hls.Segment(seg)
+	// On the loop, Write has written or queued the bytes by the time it
+	// returns, so the segment is held just that long.
+	scratch := segmentScratch.Get().(*[][]byte)
+	body, hold, ok := outputsOf(s).hls.AcquireSegment((*scratch)[:0], seg)
 	if !ok {
+		segmentScratch.Put(scratch)
 		rw.Error(http.StatusNotFound, "segment_not_found", "segment "+seg+" of "+name+" is not available")
 		return
 	}
+	defer func() {
+		hold.Release()
+		clear(body)
+		*scratch = body[:0]
+		segmentScratch.Put(scratch)
+	}()
 	n := 0
 	for _, b := range body {
 		n += len(b)

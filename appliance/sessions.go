@@ -157,7 +157,8 @@ func (t *sessionTable) trackFeed(stream string, req *netio.Request, feed netio.F
 	s := t.open(stream, protoMPEGTS, req.RemoteIP, req.Header.Get("User-Agent"), time.Now())
 	t.mu.Unlock()
 	end, _ := feed.(netio.FeedEnd)
-	return &sessionFeed{Feed: feed, end: end, sess: s, table: t}
+	drop, _ := feed.(netio.FeedDrop)
+	return &sessionFeed{Feed: feed, end: end, drop: drop, sess: s, table: t}
 }
 
 // sweep ends HLS sessions idle for hlsSessionIdle and forgets the traffic of
@@ -229,6 +230,7 @@ func (t *sessionTable) total() int {
 type sessionFeed struct {
 	netio.Feed
 	end   netio.FeedEnd
+	drop  netio.FeedDrop
 	sess  *session
 	table *sessionTable
 }
@@ -249,6 +251,9 @@ func (f *sessionFeed) Next(dst [][]byte) [][]byte {
 
 // Ended implements netio.FeedEnd for feeds that can end.
 func (f *sessionFeed) Ended() bool { return f.end != nil && f.end.Ended() }
+
+// Dropped implements netio.FeedDrop for feeds that give slow viewers up.
+func (f *sessionFeed) Dropped() bool { return f.drop != nil && f.drop.Dropped() }
 
 func (f *sessionFeed) Close() {
 	f.Feed.Close()

@@ -31,8 +31,9 @@ type Config struct {
 	// MaxBodyBytes bounds a request body. Default 4 MiB.
 	MaxBodyBytes int
 	// MaxQueuedBytes bounds the bytes queued in user space per connection:
-	// a streaming response over it is Lagging; a keep-alive connection over
-	// it stops reading requests until it drains. Default 2 MiB.
+	// a keep-alive connection over it stops reading requests until it
+	// drains. A streaming response holds at most one batch of its feed (see
+	// Feed); one larger than this is Lagging. Default 2 MiB.
 	MaxQueuedBytes int
 	// MaxConns bounds open connections; more are answered 503 and closed.
 	// It keeps the process below its file descriptor limit (gnet stops the

@@ -28,9 +28,8 @@ const (
 // reads requests (streaming or closing).
 const maxDiscard = 64 << 10
 
-// maxIovecBatch: x/sys/unix builds the iovec array for writev on the stack
-// up to 8 entries and allocates beyond, so writes go out 8 buffers at a time
-// while the socket takes them.
+// maxIovecBatch: x/sys/unix (under gnet's Writev) builds the iovec array on
+// the stack up to 8 entries and allocates beyond.
 const maxIovecBatch = 8
 
 // maxScratch bounds the error-body scratch buffer kept per connection.
@@ -63,7 +62,13 @@ type connState struct {
 	current   *ResponseWriter // the response in progress (held)
 	feed      Feed
 	feedEnd   FeedEnd
+	feedDrop  FeedDrop
 	discarded int
+	// pend is what the socket has not taken yet of the feed's last batch:
+	// the tail of iov, still the feed's shared buffers (never copied);
+	// pendBytes is its length in bytes. Next is not called until it is out.
+	pend      [][]byte
+	pendBytes int
 
 	lastOut  int           // OutboundBuffered at the last sweep
 	outSince time.Duration // when lastOut last changed
@@ -79,6 +84,9 @@ type connState struct {
 	one     [1][]byte
 
 	wakePending atomic.Bool
+	// wpArmed: the write poller will wake the connection when its socket
+	// takes more; set on the loop, cleared by the poller.
+	wpArmed atomic.Bool
 }
 
 func newConnState(s *Server, l *loopState, c gnet.Conn, ip, key netip.Addr) *connState {
@@ -95,6 +103,7 @@ func newConnState(s *Server, l *loopState, c gnet.Conn, ip, key netip.Addr) *con
 		iov:      make([][]byte, 0, maxIovecBatch),
 	}
 	cs.parser.lim = parseLimits{maxHeaderBytes: s.cfg.MaxHeaderBytes, maxBodyBytes: s.cfg.MaxBodyBytes}
+	cs.parser.fields = &l.fields
 	l.add(cs)
 	return cs
 }
@@ -226,15 +235,19 @@ const allowedMethods = "GET, HEAD, POST, PUT, DELETE, OPTIONS"
 
 func (cs *connState) serve(req Request) {
 	cs.s.stats.requests.Add(1)
-	ex := &exchange{req: req}
+	ex := cs.loop.takeExchange()
+	ex.req = req
+	// The parser's fields are the loop's scratch: the request gets its own.
+	ex.req.Header = append(ex.fields[:0], req.Header...)
 	ex.req.RemoteIP = cs.remoteIP
 	rw := &ex.rw
 	rw.cs, rw.req = cs, &ex.req
 	rw.extra = rw.extraBuf[:0]
 	cs.current = rw
+	answered := true // by the handler, on the loop, without panicking
 	switch req.Method {
 	case "GET", "HEAD", "POST", "PUT", "DELETE":
-		cs.callHandler(rw)
+		answered = cs.callHandler(rw)
 	case "OPTIONS":
 		rw.options()
 	default:
@@ -248,12 +261,21 @@ func (cs *connState) serve(req Request) {
 		cs.respondError(rw, 500, "internal_error", "no response", reasonInternal)
 	case rwHeld, rwFilling, rwQueued:
 		cs.state = stHeld
+	case rwDone:
+		if answered {
+			// Answered before ServeHTTP returned: nothing refers to the
+			// exchange any more (the contract of Handler), so the loop's
+			// next request takes it.
+			cs.loop.putExchange(ex)
+		}
 	}
 }
 
-func (cs *connState) callHandler(rw *ResponseWriter) {
+// callHandler runs the handler; false if it panicked.
+func (cs *connState) callHandler(rw *ResponseWriter) (ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
+			ok = false
 			cs.s.log.Error("handler panic", "path", rw.req.Path, "panic", r, "stack", string(debug.Stack()))
 			if rw.state.CompareAndSwap(rwOpen, rwDone) {
 				cs.respondError(rw, 500, "internal_error", "internal error", reasonInternal)
@@ -261,6 +283,7 @@ func (cs *connState) callHandler(rw *ResponseWriter) {
 		}
 	}()
 	cs.s.handler.ServeHTTP(rw, rw.req)
+	return true
 }
 
 // respond writes a complete response, then readies the connection for the
@@ -366,11 +389,33 @@ func (cs *connState) writeResponse(status int, ctype string, extra []HeaderField
 	cs.hdr = hdr[:0]
 }
 
-// writev hands bufs to gnet, at most maxIovecBatch per call while the
-// socket takes them all; once gnet queues, the rest goes in one call (gnet
-// then copies instead of writing). gnet rewrites the entries of the slice it
-// gets, so callers rebuild their list for every write.
+// writev writes a response's buffers: straight from the caller's memory
+// while the socket takes them (writeDirect), and the rest through gnet,
+// which copies what it cannot send yet and flushes it when the socket
+// drains. So once writev returns the connection refers to none of bufs.
+// Their entries may be rewritten (cut to their unsent part): callers build
+// their list for every write.
 func (cs *connState) writev(bufs [][]byte) {
+	if cs.closed {
+		return
+	}
+	if cs.gc.OutboundBuffered() == 0 {
+		rest, _, err := cs.writeDirect(bufs)
+		if err != nil {
+			cs.writeFailed(err)
+			return
+		}
+		bufs = rest
+	}
+	cs.queueRest(bufs)
+}
+
+// queueRest hands gnet what the socket did not take: gnet writes it when it
+// can and copies the unsent part. gnet's own writev allocates for more than
+// maxIovecBatch buffers, so the first call (which tries the socket once
+// more) gets at most that many; once gnet holds output, the rest goes in one
+// call and is only copied.
+func (cs *connState) queueRest(bufs [][]byte) {
 	for len(bufs) > 0 && !cs.closed {
 		n := len(bufs)
 		if n > maxIovecBatch && cs.gc.OutboundBuffered() == 0 {
@@ -389,7 +434,7 @@ func (cs *connState) writev(bufs [][]byte) {
 func (cs *connState) expired(now time.Duration) bool {
 	cfg := &cs.s.cfg
 	slack := cs.s.tick
-	out := cs.gc.OutboundBuffered()
+	out := cs.gc.OutboundBuffered() + cs.pendBytes
 	if out != cs.lastOut || out == 0 {
 		cs.lastOut, cs.outSince = out, now
 	}
@@ -453,8 +498,9 @@ func (cs *connState) onClose(err error) {
 	if cs.wpRegistered {
 		cs.s.wpoll.forget(cs) // before gnet closes the descriptor
 	}
+	cs.pend, cs.pendBytes = nil, 0 // the feed's buffers: not to be touched after Close
 	if f := cs.feed; f != nil {
-		cs.feed, cs.feedEnd = nil, nil
+		cs.feed, cs.feedEnd, cs.feedDrop = nil, nil, nil
 		cs.s.stats.streaming.Add(-1)
 		f.Close()
 	}

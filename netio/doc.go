@@ -10,14 +10,17 @@
 // ways only: completing a held ResponseWriter and waking a Feed; both queue
 // work onto the connection's loop.
 //
-// Buffers handed to Write or returned by Feed.Next are written with writev
-// straight from the caller's memory; gnet copies only the tail the kernel did
-// not accept, so once the write call returns the connection no longer refers
-// to the caller's buffers. File bodies (SendFile) go from the page cache by
-// sendfile on the loop, only while gnet holds no queued output of the
-// connection; a full socket is watched by the server's write poller (an
-// epoll set of its own, as gnet has no writable callback), which wakes the
-// connection when it takes more.
+// Buffers handed to Write go to the kernel with writev straight from the
+// caller's memory; gnet copies only the tail the socket did not take, so
+// once Write returns the connection no longer refers to them. A streaming
+// response applies back-pressure instead: it writes the feed's buffers the
+// same way, keeps the unsent part by reference (no copy) while the socket
+// is full, and asks the feed for more only once the socket took it all
+// (see Feed). File bodies (SendFile) go from the page cache by sendfile on
+// the loop, only while gnet holds no queued output of the connection. A
+// full socket is watched by the server's write poller (an epoll set of its
+// own, as gnet has no writable callback), which wakes the connection when
+// it takes more.
 //
 // Connection limits: MaxConns in all, MaxConnsPerIP per client address;
 // over either, a connection is answered 503 at accept and closed.

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 )
 
 // loopState is what the server keeps per gnet event loop: the table of its
@@ -35,6 +36,13 @@ type loopState struct {
 	sweepQueued  atomic.Bool
 	resumeTask   gnet.Runnable
 	resumeQueued atomic.Bool
+	// iovecs is the scratch iovec array of writeDirect; loop only.
+	iovecs [iovMax]unix.Iovec
+	// fields is the scratch the connections' parsers put header fields in.
+	fields Header
+	// spareEx is an exchange free for the next request served on the loop.
+	spareEx *exchange
+
 	// pausedN is len(paused) for the ticker, which polls faster while
 	// connections wait for their output to drain (gnet has no writable
 	// callback).

@@ -2,6 +2,7 @@ package netio
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 )
 
@@ -54,6 +55,11 @@ type parseLimits struct {
 // of feeding it whole, and a slow sender costs no rescanning.
 type requestParser struct {
 	lim parseLimits
+	// fields, when set, is where header fields are parsed into: scratch
+	// shared by the connections of a loop, so a request returned by parse
+	// is valid until the loop's next parse. A request that waits for its
+	// body gets fields of its own.
+	fields *Header
 	// start is the offset of the request line, after skipped empty lines.
 	start int
 	// scanned: buf[start:scanned] holds no end of the head.
@@ -67,7 +73,7 @@ type requestParser struct {
 	expectContinue bool
 }
 
-func (p *requestParser) reset() { *p = requestParser{lim: p.lim} }
+func (p *requestParser) reset() { *p = requestParser{lim: p.lim, fields: p.fields} }
 
 // awaitingBody reports whether the head is parsed and how many buffered
 // bytes in total complete the request.
@@ -89,6 +95,9 @@ func (p *requestParser) parse(buf []byte) (req Request, n int, herr *httpError) 
 		}
 		p.headEnd = end
 		p.haveHead = true
+		if p.fields != nil && len(buf) < p.headEnd+p.bodyLen {
+			p.req.Header = slices.Clone(p.req.Header) // the scratch is not ours to keep
+		}
 	}
 	total := p.headEnd + p.bodyLen
 	if len(buf) < total {
@@ -188,7 +197,10 @@ func (p *requestParser) parseHead(head []byte) *httpError {
 		return errTooManyFields
 	}
 	var header Header
-	if nfields > 0 {
+	switch {
+	case p.fields != nil:
+		header = (*p.fields)[:0]
+	case nfields > 0:
 		header = make(Header, 0, nfields)
 	}
 	for {
@@ -262,6 +274,12 @@ func (p *requestParser) parseHead(head []byte) *httpError {
 	keepAlive := proto == "HTTP/1.1" || connKeepAlive
 	if connClose {
 		keepAlive = false
+	}
+	if p.fields != nil {
+		*p.fields = header[:0] // keeps what it grew to
+		if len(header) == 0 {
+			header = nil // as without the scratch
+		}
 	}
 	p.req = Request{
 		Method:    method,

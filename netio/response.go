@@ -13,9 +13,10 @@ import (
 
 // ResponseWriter answers one request. It is valid during ServeHTTP, on the
 // event loop. After Hold it may be completed once, by Write, WriteJSON,
-// Error, Redirect, Stream or SendFile, from any goroutine; SetHeader calls must come
-// before that completion, from the goroutine that completes. A
-// ResponseWriter that was not held must be completed inside ServeHTTP.
+// Error, Redirect, Stream or SendFile, from any goroutine; SetHeader calls
+// must come before that completion, from the goroutine that completes. A
+// ResponseWriter that was not held must be completed inside ServeHTTP and
+// not touched after it returns: it is reused, with its Request.
 type ResponseWriter struct {
 	cs       *connState
 	req      *Request
@@ -61,9 +62,39 @@ func (p *completion) release() {
 }
 
 // exchange is one request with its response writer, in one allocation.
+// Exchanges answered within ServeHTTP are reused by the loop.
 type exchange struct {
 	rw  ResponseWriter
 	req Request
+	// fields is the storage of req.Header, kept across reuses.
+	fields Header
+}
+
+// maxKeptFields bounds the header storage a reused exchange keeps.
+const maxKeptFields = 32
+
+// takeExchange returns the loop's spare exchange, or a new one.
+func (l *loopState) takeExchange() *exchange {
+	if ex := l.spareEx; ex != nil {
+		l.spareEx = nil
+		return ex
+	}
+	return &exchange{}
+}
+
+// putExchange keeps ex, cleared, for the loop's next request.
+func (l *loopState) putExchange(ex *exchange) {
+	fields := ex.req.Header
+	clear(fields) // the strings of a past request are not kept alive
+	if cap(fields) > maxKeptFields {
+		fields = nil
+	}
+	clear(ex.rw.extraBuf[:])
+	ex.rw.cs, ex.rw.req, ex.rw.extra = nil, nil, nil
+	ex.rw.state.Store(rwOpen)
+	ex.req = Request{}
+	ex.fields = fields[:0]
+	l.spareEx = ex
 }
 
 // Request returns the request being answered.
@@ -145,9 +176,10 @@ func (rw *ResponseWriter) Redirect(status int, location string) {
 
 // Stream starts a long-lived response: the headers now (no Content-Length,
 // Connection: close), then whatever feed.Next yields each time the feed's
-// waker fires, until the client goes, the feed ends (FeedEnd) or falls too
-// far behind (Lagging). feed.Close is called exactly once in every case,
-// including when the response never starts.
+// waker fires and the viewer took the previous batch (see Feed), until the
+// client goes, the feed ends (FeedEnd) or gives the viewer up (FeedDrop,
+// Lagging). feed.Close is called exactly once in every case, including
+// when the response never starts.
 func (rw *ResponseWriter) Stream(status int, contentType string, feed Feed) {
 	if feed == nil {
 		rw.Error(500, "internal_error", "no stream")

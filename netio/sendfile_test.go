@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -232,7 +233,7 @@ func TestSendFileSizes(t *testing.T) {
 func TestSendFileSlowReader(t *testing.T) {
 	fx := sharedFixture(t)
 	s := NewServer(Config{Listen: []string{"127.0.0.1:0"}, Multicore: true, Logger: testLogger(t)}, handlerFunc(fx.handler))
-	s.sockSendBuf = 8 << 10 // many EAGAINs and partial writes, not just one
+	s.sendBufFor = func(netip.Addr) int { return 8 << 10 } // many EAGAINs and partial writes, not just one
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}

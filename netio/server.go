@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -27,9 +28,9 @@ type Server struct {
 	// wpoll wakes connections whose file body waits for a full socket; set
 	// by Start, closed once the loops exited.
 	wpoll *writePoller
-	// sockSendBuf, when set, is the SO_SNDBUF of accepted sockets: tests
-	// use a small one to make sockets fill.
-	sockSendBuf int
+	// sendBufFor, when set, gives the SO_SNDBUF of an accepted socket by its
+	// client address (0: the system's): tests make chosen sockets fill fast.
+	sendBufFor func(netip.Addr) int
 	// epoch anchors the monotonic clock connections use for timeouts.
 	epoch time.Time
 	// clock is a coarse now (since epoch), refreshed every tick: reading the
@@ -283,8 +284,10 @@ func (h *eventHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		s.stats.open.Add(-1)
 		return s.refuse(c, refusedMaxConnsPerIP)
 	}
-	if s.sockSendBuf > 0 {
-		_ = c.SetWriteBuffer(s.sockSendBuf)
+	if s.sendBufFor != nil {
+		if n := s.sendBufFor(ip); n > 0 {
+			_ = c.SetWriteBuffer(n)
+		}
 	}
 	c.SetContext(newConnState(s, s.loopFor(c.EventLoop()), c, ip, key))
 	return nil, gnet.None

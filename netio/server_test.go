@@ -355,7 +355,7 @@ func TestHeldResponse(t *testing.T) {
 		c.send(get("/hold"))
 		rw := <-held
 		pub := newTestPub()
-		f := pub.newFeed(false)
+		f := pub.newFeed(lagKeep)
 		rw.Stream(200, "video/mp2t", f)
 		resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
 		if err != nil || resp.StatusCode != 200 || !resp.Close || resp.ContentLength != -1 {
@@ -495,7 +495,7 @@ func TestStopClosesEverything(t *testing.T) {
 	s := NewServer(Config{Listen: []string{"127.0.0.1:0"}, Logger: testLogger(t)}, handlerFunc(func(rw *ResponseWriter, req *Request) {
 		switch req.Path {
 		case "/stream":
-			f := pub.newFeed(false)
+			f := pub.newFeed(lagKeep)
 			feeds <- f
 			rw.Stream(200, "video/mp2t", f)
 		case "/hold":
@@ -578,9 +578,19 @@ func newTestPub() *testPub {
 	return p
 }
 
-func (p *testPub) newFeed(giveUp bool) *testFeed { return &testFeed{pub: p, giveUp: giveUp} }
+// newFeed returns a viewer's feed: onLag says what Lagging does; the feed
+// itself decides nothing about lag in Next.
+func (p *testPub) newFeed(onLag lagPolicy) *testFeed { return &testFeed{pub: p, onLag: onLag} }
 
-// waitViewers waits until n feeds started: viewers start at the live edge.
+// lagPolicy is what a testFeed does when it lags.
+type lagPolicy int
+
+const (
+	lagKeep   lagPolicy = iota // go on with every byte, late
+	lagSkip                    // skip to the live edge
+	lagGiveUp                  // give the viewer up
+)
+
 func (p *testPub) waitViewers(t *testing.T, n int) {
 	t.Helper()
 	waitFor(t, "feeds started", func() bool {
@@ -612,19 +622,29 @@ func (p *testPub) end() {
 
 // testFeed is one viewer's cursor into a testPub.
 type testFeed struct {
-	pub     *testPub
-	giveUp  bool // Lagging gives the viewer up instead of skipping ahead
+	pub   *testPub
+	onLag lagPolicy // what Lagging does
+	// nextLag, when set, makes Next decide lag itself: a viewer more than
+	// nextLag buffers behind the live edge lags (onLag) there.
+	nextLag int
+
 	w       Waker
+	first   int // the first buffer due to this viewer
 	next    int
 	ended   bool
-	lagging atomic.Int32
+	dropped atomic.Bool
+	// handed counts the buffers Next handed out.
+	handed  atomic.Int64
+	lagging atomic.Int32 // Lagging calls
+	skips   atomic.Int32 // lags in Next that skipped ahead
 	closed  atomic.Int32
 }
 
 func (f *testFeed) Start(w Waker) {
 	f.pub.mu.Lock()
 	f.w = w
-	f.next = f.pub.count // a viewer starts at the live edge
+	f.first = f.pub.count // a viewer starts at the live edge
+	f.next = f.first
 	f.pub.viewers[f] = true
 	f.pub.mu.Unlock()
 	w.Wake()
@@ -632,13 +652,24 @@ func (f *testFeed) Start(w Waker) {
 
 func (f *testFeed) Next(dst [][]byte) [][]byte {
 	f.pub.mu.Lock()
-	for f.next < f.pub.count && len(dst) < 16 {
+	if f.nextLag > 0 && f.pub.count-f.next > f.nextLag {
+		switch f.onLag {
+		case lagSkip:
+			f.next = f.pub.count
+			f.skips.Add(1)
+		case lagGiveUp:
+			f.dropped.Store(true)
+		}
+	}
+	n := len(dst)
+	for f.next < f.pub.count && len(dst)-n < 16 {
 		dst = append(dst, f.pub.pool[f.next%len(f.pub.pool)])
 		f.next++
 	}
 	more := f.next < f.pub.count
 	f.ended = f.pub.ended && !more
 	f.pub.mu.Unlock()
+	f.handed.Add(int64(len(dst) - n))
 	if more {
 		f.w.Wake()
 	}
@@ -647,16 +678,19 @@ func (f *testFeed) Next(dst [][]byte) [][]byte {
 
 func (f *testFeed) Lagging(int) bool {
 	f.lagging.Add(1)
-	if f.giveUp {
+	switch f.onLag {
+	case lagGiveUp:
 		return false
+	case lagSkip:
+		f.pub.mu.Lock()
+		f.next = f.pub.count
+		f.pub.mu.Unlock()
 	}
-	f.pub.mu.Lock()
-	f.next = f.pub.count
-	f.pub.mu.Unlock()
 	return true
 }
 
-func (f *testFeed) Ended() bool { return f.ended }
+func (f *testFeed) Ended() bool   { return f.ended }
+func (f *testFeed) Dropped() bool { return f.dropped.Load() }
 
 func (f *testFeed) Close() {
 	f.closed.Add(1)

@@ -64,6 +64,15 @@ type Stats struct {
 	Streaming int64  // streaming responses running now
 	// LaggingSkips counts Lagging calls where the feed skipped ahead.
 	LaggingSkips uint64
+	// StreamWaits counts the times a streaming response found its socket
+	// full (a partial writev) and stopped asking its feed for more until
+	// the write poller said the socket drained.
+	StreamWaits uint64
+	// StreamQueuedPeak is the most bytes gnet ever held copied in user
+	// space for one streaming connection. Back-pressure keeps it to a
+	// response head, or the unsent part of one batch when a stream ends on
+	// a full socket.
+	StreamQueuedPeak int64
 	// Files is the number of file bodies being sent now (SendFile).
 	Files int64
 	// SendfileBytes counts file body bytes the kernel took by sendfile.
@@ -88,6 +97,8 @@ type counters struct {
 	requests     atomic.Uint64
 	streaming    atomic.Int64
 	laggingSkips atomic.Uint64
+	streamWaits  atomic.Uint64
+	streamPeak   atomic.Int64
 	files        atomic.Int64
 	sentBytes    atomic.Uint64
 	sendWaits    atomic.Uint64
@@ -98,16 +109,18 @@ type counters struct {
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
 	st := Stats{
-		Accepted:      s.stats.accepted.Load(),
-		Open:          s.stats.open.Load(),
-		Requests:      s.stats.requests.Load(),
-		Streaming:     s.stats.streaming.Load(),
-		LaggingSkips:  s.stats.laggingSkips.Load(),
-		Files:         s.stats.files.Load(),
-		SendfileBytes: s.stats.sentBytes.Load(),
-		SendfileWaits: s.stats.sendWaits.Load(),
-		Closed:        make(map[string]uint64, numReasons),
-		Refused:       make(map[string]uint64, numRefusals),
+		Accepted:         s.stats.accepted.Load(),
+		Open:             s.stats.open.Load(),
+		Requests:         s.stats.requests.Load(),
+		Streaming:        s.stats.streaming.Load(),
+		LaggingSkips:     s.stats.laggingSkips.Load(),
+		StreamWaits:      s.stats.streamWaits.Load(),
+		StreamQueuedPeak: s.stats.streamPeak.Load(),
+		Files:            s.stats.files.Load(),
+		SendfileBytes:    s.stats.sentBytes.Load(),
+		SendfileWaits:    s.stats.sendWaits.Load(),
+		Closed:           make(map[string]uint64, numReasons),
+		Refused:          make(map[string]uint64, numRefusals),
 	}
 	for r := range s.stats.closed {
 		st.Closed[reasonNames[r]] = s.stats.closed[r].Load()
@@ -116,4 +129,14 @@ func (s *Server) Stats() Stats {
 		st.Refused[refusalNames[r]] = s.stats.refused[r].Load()
 	}
 	return st
+}
+
+// notePeakStreamQueued raises StreamQueuedPeak to q if q is larger.
+func (c *counters) notePeakStreamQueued(q int) {
+	for {
+		peak := c.streamPeak.Load()
+		if int64(q) <= peak || c.streamPeak.CompareAndSwap(peak, int64(q)) {
+			return
+		}
+	}
 }

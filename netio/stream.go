@@ -1,12 +1,24 @@
 package netio
 
 // FeedEnd is implemented by a Feed that can run out (its stream stopped, an
-// archive range was played out). Ended is asked after every Next; once it
-// reports true the feed is closed and the connection closes after the
-// bytes already queued are sent. It is also asked after Lagging. The publisher calls Wake after the feed
-// ended so that the connection notices.
+// archive range was played out). Ended is asked after every Next, and on
+// every wake while the socket is full; once it reports true the feed is
+// closed and the connection closes after the bytes already handed out are
+// sent. The publisher calls Wake after the feed ended so that the
+// connection notices.
 type FeedEnd interface {
 	Ended() bool
+}
+
+// FeedDrop is implemented by a Feed that gives its viewer up by itself: it
+// decides (in Next, or in its publisher, which then wakes the connection)
+// that the viewer fell too far behind the live edge to be worth keeping.
+// Dropped is asked after every Next, before the batch is written, and on
+// every wake while the socket is full; once it reports true nothing more
+// is written, the feed is closed and the connection closed at once,
+// counted as slow_viewer. It is asked before Ended.
+type FeedDrop interface {
+	Dropped() bool
 }
 
 // startStream runs on the loop: it sends the streaming response's head and
@@ -16,6 +28,7 @@ func (cs *connState) startStream(rw *ResponseWriter, status int, ctype string, f
 	cs.state = stStreaming
 	cs.feed = feed // from here OnClose closes it
 	cs.feedEnd, _ = feed.(FeedEnd)
+	cs.feedDrop, _ = feed.(FeedDrop)
 	cs.s.stats.streaming.Add(1)
 	// Bytes after the request are not requests any more.
 	n := cs.gc.InboundBuffered()
@@ -42,8 +55,8 @@ func (cs *connState) startStream(rw *ResponseWriter, status int, ctype string, f
 }
 
 // Wake implements Waker for the connection's feed, and the write poller
-// calls it when a file body's socket takes more: any goroutine, cheap, and
-// calls before the loop gets to the connection coalesce into one.
+// calls it when the socket takes more: any goroutine, cheap, and calls
+// before the loop gets to the connection coalesce into one.
 func (cs *connState) Wake() {
 	if cs.wakePending.Load() || !cs.wakePending.CompareAndSwap(false, true) {
 		return
@@ -52,7 +65,7 @@ func (cs *connState) Wake() {
 }
 
 // onWake runs on the loop for a woken connection: its feed has more, or
-// its socket takes more of a file body.
+// its socket takes more of a file body or of the feed's last batch.
 func (cs *connState) onWake() {
 	switch {
 	case cs.closed:
@@ -66,40 +79,155 @@ func (cs *connState) onWake() {
 	}
 }
 
-// pump writes what the feed has for this viewer, unless the viewer's queue
-// is over the limit: then the feed is told it lags and either skips ahead
-// or gives the viewer up.
+// pump moves the feed's bytes to the socket, with back-pressure: the feed
+// is asked for more (Next) only once everything it handed out before is in
+// the kernel. While the socket is full the connection waits for the write
+// poller and holds nothing but the unsent part of the last batch, by
+// reference; the feed meanwhile falls behind its live edge, which is its
+// own business when it is next asked (skip ahead, or FeedDrop).
 func (cs *connState) pump() {
 	f := cs.feed
-	if queued := cs.gc.OutboundBuffered(); queued > cs.s.cfg.MaxQueuedBytes {
-		if !f.Lagging(queued) {
-			cs.requestClose(reasonSlowViewer)
+	if cs.wpArmed.Load() || !cs.flushStream() {
+		// Still waiting for the socket, or just started to. A wake from the
+		// feed only checks the limits and the feed's end here.
+		if cs.closed || cs.wantClose || cs.feed == nil {
 			return
 		}
-		cs.s.stats.laggingSkips.Add(1)
-	} else {
-		iov := f.Next(cs.iov[:0])
-		if len(iov) > 0 {
-			cs.writev(iov)
+		if queued := cs.queued(); queued > cs.s.cfg.MaxQueuedBytes {
+			if !f.Lagging(queued) {
+				cs.requestClose(reasonSlowViewer)
+				return
+			}
+			cs.s.stats.laggingSkips.Add(1)
 		}
-		clear(iov) // drop references to shared buffers; keep a grown list
-		if cs.closed {
-			return
+		if !cs.givenUp() {
+			cs.checkEnded()
 		}
-		cs.iov = iov[:0]
+		return
 	}
+	iov := f.Next(cs.iov[:0])
+	cs.iov, cs.pend, cs.pendBytes = iov, iov, 0
+	for _, b := range iov {
+		cs.pendBytes += len(b)
+	}
+	if cs.givenUp() {
+		return
+	}
+	cs.flushStream()
+	if cs.closed {
+		return
+	}
+	cs.checkEnded()
+}
+
+// givenUp closes the connection at once, counted as a slow viewer, if the
+// feed gave its viewer up (FeedDrop): what it holds is not sent.
+func (cs *connState) givenUp() bool {
+	if cs.feedDrop == nil || !cs.feedDrop.Dropped() {
+		return false
+	}
+	cs.releaseBatch()
+	cs.requestClose(reasonSlowViewer)
+	return true
+}
+
+// checkEnded ends the response once the feed ran out (FeedEnd).
+func (cs *connState) checkEnded() {
 	if cs.feedEnd != nil && cs.feed != nil && cs.feedEnd.Ended() {
 		cs.endStream(reasonStreamEnd)
 	}
 }
 
+// queued is what the connection holds for its viewer and the socket did
+// not take yet: gnet's copies and the feed's buffers by reference.
+func (cs *connState) queued() int {
+	return cs.gc.OutboundBuffered() + cs.pendBytes
+}
+
+// flushStream writes what the connection holds for the viewer: first
+// gnet's queue (the response head, if the socket was full at once), then
+// the unsent part of the feed's last batch. It reports whether all of it is
+// out; if not, the write poller is armed (or the connection closed).
+func (cs *connState) flushStream() bool {
+	c := cs.gc
+	if c.OutboundBuffered() > 0 {
+		_ = c.Flush() // on a write error gnet closes the connection: OnClose ran
+		if cs.closed {
+			return false
+		}
+		if c.OutboundBuffered() > 0 {
+			cs.awaitWritable()
+			return false
+		}
+	}
+	if len(cs.pend) == 0 {
+		return true
+	}
+	rest, n, err := cs.writeDirect(cs.pend)
+	if err != nil {
+		cs.writeFailed(err)
+		return false
+	}
+	cs.pend = rest
+	cs.pendBytes -= n
+	if len(rest) > 0 {
+		cs.awaitWritable()
+		return false
+	}
+	cs.releaseBatch()
+	return true
+}
+
+// maxKeptIovec bounds the buffer list a streaming connection keeps between
+// batches: a live viewer gets a chunk or two per wake, and one that caught
+// up on hundreds must not keep their list for its lifetime.
+const maxKeptIovec = 64
+
+// releaseBatch drops the connection's references to the feed's last batch.
+func (cs *connState) releaseBatch() {
+	clear(cs.iov)
+	cs.iov = cs.iov[:0]
+	if cap(cs.iov) > maxKeptIovec {
+		cs.iov = make([][]byte, 0, maxIovecBatch)
+	}
+	cs.pend, cs.pendBytes = nil, 0
+}
+
+// awaitWritable has the write poller wake the connection when the socket
+// takes more.
+func (cs *connState) awaitWritable() {
+	cs.s.stats.streamWaits.Add(1)
+	if q := cs.gc.OutboundBuffered(); q > 0 {
+		cs.s.stats.notePeakStreamQueued(q)
+	}
+	if cs.s.wpoll == nil {
+		cs.requestClose(reasonInternal) // a server that never started
+		return
+	}
+	if err := cs.s.wpoll.arm(cs); err != nil {
+		cs.s.log.Error("streaming response cannot wait for its socket", "err", err)
+		cs.requestClose(reasonInternal)
+	}
+}
+
 // endStream ends a streaming response: the feed is closed, and so is the
-// connection once the queued bytes are sent.
+// connection once the bytes already handed out are sent. gnet sends them:
+// it copies the unsent part of the last batch, as the feed may recycle its
+// buffers once closed.
 func (cs *connState) endStream(r closeReason) {
+	if len(cs.pend) > 0 {
+		cs.queueRest(cs.pend)
+		if q := cs.gc.OutboundBuffered(); q > 0 {
+			cs.s.stats.notePeakStreamQueued(q)
+		}
+	}
+	cs.releaseBatch()
 	if f := cs.feed; f != nil {
-		cs.feed, cs.feedEnd = nil, nil
+		cs.feed, cs.feedEnd, cs.feedDrop = nil, nil, nil
 		cs.s.stats.streaming.Add(-1)
 		f.Close()
 	}
-	cs.closeAfterFlush(r)
+	if !cs.closed {
+		cs.closeAfterFlush(r)
+	}
 }

@@ -12,7 +12,8 @@ import (
 
 // writePoller tells connections when their socket takes more bytes. gnet
 // watches writability only for its own output buffer and has no callback
-// for it, so a file body that met a full socket (sendfile said EAGAIN)
+// for it, so a connection that met a full socket (a file body whose
+// sendfile said EAGAIN, a streaming response whose writev was partial)
 // registers the socket here, one-shot, and a goroutine blocked in
 // epoll_wait wakes the connection on its loop when it is writable. No
 // polling, no copies.
@@ -81,6 +82,7 @@ func (p *writePoller) run() {
 			delete(p.waiting, key)
 			p.mu.Unlock()
 			if cs != nil {
+				cs.wpArmed.Store(false) // before the wake: the woken loop sees it
 				cs.Wake()
 			}
 		}
@@ -90,6 +92,7 @@ func (p *writePoller) run() {
 // arm asks for one wake of cs when its socket is writable; on its loop.
 func (p *writePoller) arm(cs *connState) error {
 	fd := cs.gc.Fd()
+	cs.wpArmed.Store(true)
 	p.mu.Lock()
 	p.waiting[int32(fd)] = cs
 	p.mu.Unlock()
@@ -105,6 +108,7 @@ func (p *writePoller) arm(cs *connState) error {
 			delete(p.waiting, int32(fd))
 		}
 		p.mu.Unlock()
+		cs.wpArmed.Store(false)
 		return fmt.Errorf("write poller: arm fd %d: %w", fd, err)
 	}
 	cs.wpRegistered = true

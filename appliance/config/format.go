@@ -24,6 +24,12 @@ func (c *Config) Format() []byte {
 	if c.MemoryPool != 0 {
 		fmt.Fprintf(&b, "memory_pool %s;\n", formatSize(c.MemoryPool))
 	}
+	if c.ViewerQueueLimit != 0 {
+		fmt.Fprintf(&b, "viewer_queue_limit %s;\n", formatSize(c.ViewerQueueLimit))
+	}
+	if c.SlowViewer != "" {
+		fmt.Fprintf(&b, "slow_viewer %s;\n", quote(c.SlowViewer))
+	}
 	if c.HTTPHeaderTimeout != 0 {
 		fmt.Fprintf(&b, "http_header_timeout %d;\n", c.HTTPHeaderTimeout)
 	}

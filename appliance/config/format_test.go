@@ -13,6 +13,8 @@ func TestFormatRoundTrip(t *testing.T) {
 		HTTP:                []string{"8080"},
 		MaxConnectionsPerIP: intPtr(0),
 		MemoryPool:          1<<30 + 4096,
+		ViewerQueueLimit:    3 << 20,
+		SlowViewer:          "resync",
 		ClusterKey:          `key with spaces "quotes" # hash ; semi {braces} \back\slash`,
 		Peers:               []Peer{{Host: "a"}, {Host: "b:81", Public: "pub.example.com:443"}},
 		EditAuth:            &Auth{User: "ad#min", Password: `"`},

@@ -28,8 +28,16 @@ type Config struct {
 	// address (an IPv6 client counts by its /64). nil: the server's default
 	// (100); 0: no limit, which load tests from one host need.
 	MaxConnectionsPerIP *int `json:"max_connections_per_ip,omitempty"`
-	// MemoryPool is the size in bytes of the shared buffer pool. 0: default.
+	// MemoryPool is the size in bytes of the pool that stream data (TS
+	// chunks, HLS segments) lives in. 0: default (256 MiB). Read at start.
 	MemoryPool int64 `json:"memory_pool,omitempty"`
+	// ViewerQueueLimit is how far, in bytes, an HTTP MPEG-TS viewer may fall
+	// behind its stream before SlowViewer applies. 0: about one GOP of the
+	// stream (at least 128 KiB). Read at start.
+	ViewerQueueLimit int64 `json:"viewer_queue_limit,omitempty"`
+	// SlowViewer is what happens to a viewer past ViewerQueueLimit:
+	// "resync" (skip to the newest keyframe, the default) or "drop".
+	SlowViewer string `json:"slow_viewer,omitempty"`
 	// HTTPHeaderTimeout bounds, in seconds, the time a client takes to send
 	// a request's head (the slowloris defence). 0: default (10).
 	HTTPHeaderTimeout int `json:"http_header_timeout,omitempty"`

@@ -108,6 +108,10 @@ func (p *parser) file() *Error {
 			err = p.optionalNumber(st, &p.cfg.MaxConnectionsPerIP, maxConnectionsPerIPRule, "max_connections_per_ip")
 		case "memory_pool":
 			err = p.size(st, &p.cfg.MemoryPool, memoryPoolRule, "memory_pool")
+		case "viewer_queue_limit":
+			err = p.size(st, &p.cfg.ViewerQueueLimit, viewerQueueLimitRule, "viewer_queue_limit")
+		case "slow_viewer":
+			err = p.setOnce(st, &p.cfg.SlowViewer, "slow_viewer")
 		case "http_header_timeout":
 			err = p.number(st, &p.cfg.HTTPHeaderTimeout, httpHeaderTimeoutRule, "http_header_timeout")
 		case "http_idle_timeout":

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/livedge/livedge/engine"
+	"github.com/livedge/livedge/proto/httpts"
 )
 
 // Bounds of values.
@@ -36,6 +37,7 @@ var (
 		"an integer from 0 (no limit) to 1000000"}
 	httpHeaderTimeoutRule = intRule{"http_header_timeout", 1, 600, parseDecimal, "an integer from 1 to 600 (seconds)"}
 	httpIdleTimeoutRule   = intRule{"http_idle_timeout", 1, 3600, parseDecimal, "an integer from 1 to 3600 (seconds)"}
+	viewerQueueLimitRule  = sizeRule{"viewer_queue_limit", 128 << 10, 1 << 30, parseSize, "a size from 128K to 1G"}
 	memoryPoolRule        = sizeRule{"memory_pool", 1 << 20, 1 << 40, parseSize, "a size from 1M to 1T (bytes, or a number with a K, M, G or T suffix: 512M, 1G)"}
 )
 
@@ -143,6 +145,8 @@ func (c *Config) validateLimits() *Error {
 		{"max_connections", maxConnectionsRule.check(c.MaxConnections)},
 		{"max_connections_per_ip", maxConnectionsPerIPRule.checkOptional(c.MaxConnectionsPerIP)},
 		{"memory_pool", memoryPoolRule.check(c.MemoryPool)},
+		{"viewer_queue_limit", viewerQueueLimitRule.check(c.ViewerQueueLimit)},
+		{"slow_viewer", checkSlowViewer(c.SlowViewer)},
 		{"http_header_timeout", httpHeaderTimeoutRule.check(c.HTTPHeaderTimeout)},
 		{"http_idle_timeout", httpIdleTimeoutRule.check(c.HTTPIdleTimeout)},
 	} {
@@ -151,6 +155,14 @@ func (c *Config) validateLimits() *Error {
 		}
 	}
 	return nil
+}
+
+func checkSlowViewer(s string) error {
+	if s == "" {
+		return nil
+	}
+	_, err := httpts.ParsePolicy(s)
+	return err
 }
 
 func (c *Config) validateStream(i int, seen map[string]bool) *Error {

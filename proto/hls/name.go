@@ -13,8 +13,14 @@ const maxNameDuration = 99999
 
 // segmentName formats the name of a segment.
 func segmentName(start time.Time, durationMs int64) string {
-	durationMs = min(max(durationMs, 0), maxNameDuration)
 	var b [segmentNameLen]byte
+	putSegmentName(&b, start, durationMs)
+	return string(b[:])
+}
+
+// putSegmentName formats the name of a segment into b.
+func putSegmentName(b *[segmentNameLen]byte, start time.Time, durationMs int64) {
+	durationMs = min(max(durationMs, 0), maxNameDuration)
 	t := start.UTC()
 	y, mo, d := t.Date()
 	h, mi, s := t.Clock()
@@ -38,7 +44,6 @@ func segmentName(start time.Time, durationMs int64) string {
 	b[19] = '-'
 	put(20, 5, int(durationMs))
 	copy(b[25:], ".ts")
-	return string(b[:])
 }
 
 // isSegmentName checks the layout of a segment name: digits where the

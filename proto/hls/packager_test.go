@@ -3,8 +3,11 @@ package hls
 import (
 	"bytes"
 	"fmt"
+	"hash/crc32"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -212,43 +215,158 @@ func TestSegmentNamesUnique(t *testing.T) {
 }
 
 func TestPackagerClose(t *testing.T) {
-	c, p := testSetup(time.Second, 3)
+	pool := mpegts.NewPool(8<<20, 0)
+	testClockDTS = 0
+	c := mpegts.NewChunker(mpegts.ChunkerOptions{Now: testNow, Pool: pool})
+	p := New(c, time.Second, 3)
+	c.SetTracks(testTracks)
 	end := testFeed(c, 0, 3.1, 25)
-	before := testPlaylist(t, p)
+	pl, h, ok := p.AcquirePlaylist()
+	if !ok {
+		t.Fatal("no playlist")
+	}
+	before := string(pl)
 	p.Close()
+	if _, ok := p.Playlist(); ok {
+		t.Fatal("playlist after Close")
+	}
 	testFeed(c, end, 3, 25)
-	if after := testPlaylist(t, p); after != before {
-		t.Fatal("playlist changed after Close")
+	if string(pl) != before {
+		t.Fatal("held playlist changed after Close")
+	}
+	h.Release()
+	c.Close()
+	if st := pool.Stats(); st.InUse != 0 || st.HeapInUse != 0 {
+		t.Fatalf("memory kept after Close: %+v", st)
 	}
 }
 
-// TestPackagerConcurrentReaders runs readers against the writer (for -race).
+// TestSegmentsAreTheChunks: the segments, in order, are exactly the bytes
+// the chunker published from the first keyframe on.
+func TestSegmentsAreTheChunks(t *testing.T) {
+	testClockDTS = 0
+	c := mpegts.NewChunker(mpegts.ChunkerOptions{Now: testNow, Pool: mpegts.NewPool(8<<20, 0)})
+	var published []byte
+	c.Subscribe(func(ch *mpegts.Chunk) {
+		if ch.Key || len(published) > 0 {
+			published = append(published, ch.Data...)
+		}
+	})
+	p := New(c, 2*time.Second, 100)
+	c.SetTracks(testTracks)
+	testFeed(c, 0, 20.5, 25)
+	var all []byte
+	for _, l := range strings.Split(testPlaylist(t, p), "\n") {
+		if strings.HasSuffix(l, ".ts") {
+			body, h, ok := p.AcquireSegment(nil, l)
+			if !ok {
+				t.Fatalf("segment %s not found", l)
+			}
+			for _, b := range body {
+				all = append(all, b...)
+			}
+			h.Release()
+		}
+	}
+	if len(all) == 0 || !bytes.Equal(all, published[:len(all)]) {
+		t.Fatalf("segments (%d bytes) are not the published chunks (%d bytes)", len(all), len(published))
+	}
+	if rest := len(published) - len(all); rest <= 0 || rest > 1<<20 {
+		t.Fatalf("%d bytes after the last segment", rest)
+	}
+}
+
+// TestHeldSegmentOutlivesWindow holds a segment while the stream moves on
+// far enough that it leaves the window, the ring evicts its chunks, and the
+// pool recycles everything else: its bytes stay intact until released, and
+// then all memory returns.
+func TestHeldSegmentOutlivesWindow(t *testing.T) {
+	pool := mpegts.NewPool(4<<20, 64<<10)
+	testClockDTS = 0
+	c := mpegts.NewChunker(mpegts.ChunkerOptions{Now: testNow, Pool: pool, RingSize: 16})
+	p := New(c, time.Second, 2)
+	c.SetTracks(testTracks)
+	end := testFeed(c, 0, 3.1, 25)
+	name := "2024/01/02/03/04/06-01000.ts"
+	body, h, ok := p.AcquireSegment(nil, name)
+	if !ok {
+		t.Fatalf("no segment %s:\n%s", name, testPlaylist(t, p))
+	}
+	want := bytes.Join(body, nil)
+	testFeed(c, end, 30, 25)
+	if _, ok := p.Segment(name); ok {
+		t.Fatal("segment still listed")
+	}
+	if got := bytes.Join(body, nil); !bytes.Equal(got, want) {
+		t.Fatal("held segment changed")
+	}
+	if st := pool.Stats(); st.HeapFallbacks != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	h.Release()
+	p.Close()
+	c.Close()
+	if st := pool.Stats(); st.InUse != 0 {
+		t.Fatalf("memory kept: %+v", st)
+	}
+}
+
+// TestPackagerConcurrentReaders runs readers against the writer on a small
+// pool that recycles constantly (for -race): every segment a reader holds
+// keeps its bytes while held.
 func TestPackagerConcurrentReaders(t *testing.T) {
-	c, p := testSetup(200*time.Millisecond, 3)
+	pool := mpegts.NewPool(1<<20, 16<<10)
+	testClockDTS = 0
+	c := mpegts.NewChunker(mpegts.ChunkerOptions{Now: testNow, Pool: pool, RingSize: 16, MaxChunkBytes: 4 << 10})
+	p := New(c, 200*time.Millisecond, 3)
+	c.SetTracks(testTracks)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 2 {
+	var fetched atomic.Int64
+	for range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var buf [][]byte
+			var names []string
 			for {
 				select {
 				case <-stop:
 					return
 				default:
 				}
-				pl, ok := p.Playlist()
+				pl, h, ok := p.AcquirePlaylist()
 				if !ok {
+					runtime.Gosched()
 					continue
 				}
+				names = names[:0]
 				for _, l := range strings.Split(string(pl), "\n") {
 					if strings.HasSuffix(l, ".ts") {
-						buf, _ = p.AppendSegment(buf[:0], l)
-						for _, b := range buf {
-							_ = b[0]
-						}
+						names = append(names, l)
 					}
+				}
+				h.Release()
+				for _, name := range names {
+					var sh Hold
+					buf, sh, ok = p.AcquireSegment(buf[:0], name)
+					if !ok {
+						continue // it left the window meanwhile
+					}
+					sum := crc32.NewIEEE()
+					for _, b := range buf {
+						_, _ = sum.Write(b)
+					}
+					runtime.Gosched()
+					again := crc32.NewIEEE()
+					for _, b := range buf {
+						_, _ = again.Write(b)
+					}
+					if len(buf) == 0 || buf[0][0] != 0x47 || sum.Sum32() != again.Sum32() {
+						t.Errorf("segment %s changed while held", name)
+					}
+					sh.Release()
+					fetched.Add(1)
 				}
 			}
 		}()
@@ -256,17 +374,65 @@ func TestPackagerConcurrentReaders(t *testing.T) {
 	testFeed(c, 0, 20, 5)
 	close(stop)
 	wg.Wait()
+	p.Close()
+	c.Close()
+	if fetched.Load() == 0 {
+		t.Fatal("no segment fetched")
+	}
+	if st := pool.Stats(); st.InUse != 0 || st.HeapInUse != 0 {
+		t.Fatalf("memory kept: %+v", st)
+	}
 }
 
-func TestAppendSegmentZeroAllocs(t *testing.T) {
+func TestAcquireSegmentZeroAllocs(t *testing.T) {
 	c, p := testSetup(time.Second, 3)
 	testFeed(c, 0, 5, 25)
 	name := "2024/01/02/03/04/07-01000.ts"
 	buf := make([][]byte, 0, 64)
-	if _, ok := p.AppendSegment(buf, name); !ok {
+	if _, h, ok := p.AcquireSegment(buf, name); !ok {
 		t.Fatalf("no segment %s:\n%s", name, testPlaylist(t, p))
+	} else {
+		h.Release()
 	}
-	if n := testing.AllocsPerRun(100, func() { buf, _ = p.AppendSegment(buf[:0], name) }); n != 0 {
+	n := testing.AllocsPerRun(100, func() {
+		var h Hold
+		buf, h, _ = p.AcquireSegment(buf[:0], name)
+		h.Release()
+		_, h, _ = p.AcquirePlaylist()
+		h.Release()
+	})
+	if n != 0 {
 		t.Fatalf("%v allocations", n)
+	}
+}
+
+// TestSegmenterZeroAllocs: once the window is full, chunking and cutting
+// segments allocates nothing.
+func TestSegmenterZeroAllocs(t *testing.T) {
+	testClockDTS = 0
+	c := mpegts.NewChunker(mpegts.ChunkerOptions{Now: testNow, Pool: mpegts.NewPool(16<<20, 0), RingSize: 64})
+	p := New(c, time.Second, 3)
+	c.SetTracks(testTracks)
+	frames, span := benchFrames()
+	lap := int64(0)
+	run := func() {
+		var f engine.Frame
+		for i := range frames {
+			f = frames[i]
+			f.DTS += lap * span
+			f.PTS += lap * span
+			testClockDTS = f.DTS
+			c.WriteFrame(&f)
+		}
+		lap++
+	}
+	for range 20 {
+		run()
+	}
+	if n := testing.AllocsPerRun(20, run); n != 0 {
+		t.Fatalf("%v allocations per second of stream", n)
+	}
+	if _, ok := p.Playlist(); !ok {
+		t.Fatal("no playlist")
 	}
 }

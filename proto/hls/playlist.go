@@ -6,11 +6,10 @@ import (
 	"github.com/livedge/livedge/engine"
 )
 
-// renderPlaylist writes the live media playlist of a window of segments.
+// appendPlaylist writes the live media playlist of a window of segments.
 // targetDuration is in whole seconds and at least every listed duration
 // rounded up; discSeq counts the discontinuities that left the window.
-func renderPlaylist(window []*segment, targetDuration int64, discSeq uint64) []byte {
-	b := make([]byte, 0, 128+len(window)*120)
+func appendPlaylist(b []byte, window []*segment, targetDuration int64, discSeq uint64) []byte {
 	b = append(b, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:"...)
 	b = strconv.AppendInt(b, targetDuration, 10)
 	b = append(b, "\n#EXT-X-MEDIA-SEQUENCE:"...)
@@ -34,7 +33,7 @@ func renderPlaylist(window []*segment, targetDuration int64, discSeq uint64) []b
 		b = append(b, "\n#EXTINF:"...)
 		b = appendSeconds(b, s.duration)
 		b = append(b, ",\n"...)
-		b = append(b, s.name...)
+		b = append(b, s.name[:]...)
 		b = append(b, '\n')
 	}
 	return b

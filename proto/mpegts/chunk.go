@@ -11,6 +11,13 @@ import (
 
 // Chunk is a run of TS packets of one stream, published once and shared
 // read-only by every viewer and by the HLS segments that contain it.
+//
+// A chunk's bytes live in a slab of the chunker's Pool and the Chunk itself
+// is reused once nothing refers to it, so a chunk is valid only while its
+// holder has a reference: the ring holds one while the chunk is in it,
+// readers take theirs with Chunker.Acquire, a subscriber keeps the chunk it
+// is handed past the callback with Retain, and everyone calls Release
+// exactly once for each reference taken.
 type Chunk struct {
 	Data []byte
 	// Key: Data starts with PAT+PMT and then a video keyframe (in a stream
@@ -28,10 +35,23 @@ type Chunk struct {
 	// Discontinuity: the stream switched input or tracks before this chunk;
 	// it is a Key chunk and its packets carry discontinuity_indicator.
 	Discontinuity bool
+	// Pos is the offset of Data's first byte in all the bytes the chunker
+	// published: Chunker.Published minus a reader's position is how far
+	// behind the reader is.
+	Pos uint64
+
+	owner *Chunker
+	slab  *slab
+	// state is the chunk's ring sequence plus one in the high bits (its
+	// generation: a recycled Chunk gets a new one) and its reference count
+	// in the low chunkRefBits; 0 references means recycled or being refilled.
+	state atomic.Uint64
 }
 
 // ChunkerOptions tune a Chunker; zero values take the defaults.
 type ChunkerOptions struct {
+	// Pool holds the chunks' bytes; nil takes each slab from the heap.
+	Pool             *Pool
 	RingSize         int           // chunks kept for readers (default 1024)
 	MaxChunkBytes    int           // a chunk closes before it would exceed this (default 64 KiB)
 	MaxChunkDuration time.Duration // a chunk closes when it spans this much (default 200 ms)
@@ -50,14 +70,14 @@ const (
 
 // Chunker is the one TS packager of a stream: it muxes every frame once and
 // publishes the bytes as immutable chunks into a ring that viewers read with
-// their own cursors. A chunk closes at every video keyframe (the next one
-// starts with PAT/PMT and the keyframe), before it would exceed
-// MaxChunkBytes, and when it spans MaxChunkDuration. Nothing is published
-// before the first keyframe.
+// their own cursors (Head, LastKey, Acquire). A chunk closes at every video
+// keyframe (the next one starts with PAT/PMT and the keyframe), before it
+// would exceed MaxChunkBytes, and when it spans MaxChunkDuration. Nothing is
+// published before the first keyframe.
 //
 // SetTracks, WriteFrame, Discontinuity and Close come from the stream's single
-// writer (engine.Packager); Ring, Subscribe and the unsubscribe functions are
-// safe from any goroutine.
+// writer (engine.Packager); the reader methods, Subscribe and the unsubscribe
+// functions are safe from any goroutine.
 type Chunker struct {
 	opts ChunkerOptions
 	ring *engine.Ring[Chunk]
@@ -65,8 +85,8 @@ type Chunker struct {
 
 	tracks      []engine.Track
 	audioOnly   bool
-	buf         []byte // the chunk being filled; reused, copied out on publish
-	cur         Chunk  // metadata of the chunk being filled
+	buf         []byte    // the chunk being filled; reused, copied out on publish
+	cur         chunkMeta // metadata of the chunk being filled
 	open        bool
 	frames      int  // frames in the open chunk
 	published   bool // any chunk so far
@@ -83,11 +103,34 @@ type Chunker struct {
 	anchorDTS  int64
 	lastWall   time.Time
 
+	// Chunk memory (writer side): the slab being filled, the chunks the
+	// ring holds a reference to (by slot), and the bytes published so far.
+	slab     *slab
+	slabUsed int
+	inRing   []*Chunk
+	pos      uint64
+
+	// Reader-visible figures.
+	bytesOut  atomic.Uint64 // bytes published
+	gopBytes  atomic.Int64  // bytes of the last complete GOP
+	newestKey atomic.Uint64 // Pos of the newest key chunk, plus one (0: none)
+
+	// Recycled Chunks, put back by whichever goroutine released them last.
+	freeMu     sync.Mutex
+	freeChunks []*Chunk
+
 	subsMu sync.Mutex
 	subs   atomic.Pointer[[]*chunkSubscriber]
 }
 
 type chunkSubscriber struct{ fn func(*Chunk) }
+
+// chunkMeta is what a chunk carries besides its bytes, known at its start.
+type chunkMeta struct {
+	key, discontinuity bool
+	dts                int64
+	wall               time.Time
+}
 
 // NewChunker makes a chunker; the stream's SetTracks comes next.
 func NewChunker(opts ChunkerOptions) *Chunker {
@@ -108,16 +151,15 @@ func NewChunker(opts ChunkerOptions) *Chunker {
 		ring: engine.NewRing[Chunk](opts.RingSize),
 		mux:  NewMuxer(),
 	}
+	c.inRing = make([]*Chunk, c.ring.Cap())
 	c.subs.Store(new([]*chunkSubscriber))
 	return c
 }
 
-// Ring holds the published chunks; each viewer reads it with its own cursor.
-func (c *Chunker) Ring() *engine.Ring[Chunk] { return c.ring }
-
 // Subscribe registers fn to be called by the writer, synchronously, after each
 // chunk is published. fn must be quick and must not call back into the
-// Chunker's writer methods. The returned function unregisters it.
+// Chunker's writer methods; the chunk is valid during the call, and fn calls
+// its Retain to keep it longer. The returned function unregisters it.
 func (c *Chunker) Subscribe(fn func(ch *Chunk)) (unsubscribe func()) {
 	s := &chunkSubscriber{fn: fn}
 	c.subsMu.Lock()
@@ -179,8 +221,9 @@ func (c *Chunker) breakRun() {
 	c.clockValid = false
 }
 
-// Close implements engine.Packager: the open chunk is published and later
-// frames are ignored.
+// Close implements engine.Packager: the open chunk is published, later
+// frames are ignored, and the ring lets go of its chunks: their memory
+// returns to the pool once the readers still holding some release them.
 func (c *Chunker) Close() {
 	if c.closed {
 		return
@@ -189,6 +232,16 @@ func (c *Chunker) Close() {
 		c.closeChunk(c.clock + c.clockDelta)
 	}
 	c.closed = true
+	for i, ch := range c.inRing {
+		if ch != nil {
+			c.inRing[i] = nil
+			ch.Release()
+		}
+	}
+	if c.slab != nil {
+		c.slab.release()
+		c.slab = nil
+	}
 }
 
 // WriteFrame implements engine.Packager.
@@ -235,7 +288,7 @@ func (c *Chunker) tick(f *engine.Frame) {
 // MaxChunkBytes (a chunk holds at least one frame, so only a single frame
 // larger than that makes a larger chunk).
 func (c *Chunker) full(f *engine.Frame) bool {
-	if c.clock-c.cur.DTS >= int64(c.opts.MaxChunkDuration)*engine.Timescale/int64(time.Second) {
+	if c.clock-c.cur.dts >= int64(c.opts.MaxChunkDuration)*engine.Timescale/int64(time.Second) {
 		return true
 	}
 	return c.frames > 0 && len(c.buf)+muxMaxFrameBytes(f) > c.opts.MaxChunkBytes
@@ -249,7 +302,7 @@ func (c *Chunker) startChunk(key bool) {
 		c.buf = c.mux.WritePATPMT(c.buf)
 	}
 	c.frames = 0
-	c.cur = Chunk{Key: key, DTS: c.clock, Wall: c.wallAt(c.clock), Discontinuity: c.pendingDisc && key}
+	c.cur = chunkMeta{key: key, dts: c.clock, wall: c.wallAt(c.clock), discontinuity: c.pendingDisc && key}
 	if key {
 		c.pendingDisc = false
 	}
@@ -281,17 +334,40 @@ func (c *Chunker) wallAt(dts int64) time.Time {
 	return w
 }
 
-// closeChunk publishes the open chunk, ending at the stream-clock DTS end.
+// closeChunk publishes the open chunk, ending at the stream-clock DTS end:
+// its bytes are copied into pool memory, the ring's reference replaces the
+// one on the chunk it evicts, and subscribers see it.
 func (c *Chunker) closeChunk(end int64) {
 	c.open = false
 	if len(c.buf) == 0 {
 		return
 	}
-	ch := newChunk(c.buf)
-	ch.Key, ch.DTS, ch.Wall, ch.Discontinuity = c.cur.Key, c.cur.DTS, c.cur.Wall, c.cur.Discontinuity
-	ch.Duration = max(end-c.cur.DTS, 0)
+	ch := c.newChunk(len(c.buf))
+	copy(ch.Data, c.buf)
+	ch.Key, ch.DTS, ch.Wall, ch.Discontinuity = c.cur.key, c.cur.dts, c.cur.wall, c.cur.discontinuity
+	ch.Duration = max(end-c.cur.dts, 0)
+	ch.Pos = c.pos
+	c.pos += uint64(len(ch.Data))
+
+	seq := c.ring.Head()
+	ch.state.Store(chunkTag(seq) | 1) // the ring's reference
+	slot := seq & uint64(len(c.inRing)-1)
+	evicted := c.inRing[slot]
+	c.inRing[slot] = ch
+	// The figures count the chunk before readers can reach it, so that no
+	// reader's position is ever past them.
+	c.bytesOut.Store(c.pos)
+	if ch.Key {
+		if k, ok := c.LastKeyPos(); ok {
+			c.gopBytes.Store(int64(ch.Pos - k))
+		}
+		c.newestKey.Store(ch.Pos + 1)
+	}
 	c.ring.Push(ch, ch.Key)
 	c.published = true
+	if evicted != nil {
+		evicted.Release()
+	}
 	for _, s := range *c.subs.Load() {
 		s.fn(ch)
 	}
@@ -300,11 +376,4 @@ func (c *Chunker) closeChunk(end int64) {
 		c.buf = nil
 	}
 	c.buf = c.buf[:0]
-}
-
-// newChunk is the one place chunk memory comes from: a published chunk is
-// immutable, so it gets bytes of its own. (Preallocated refcounted slabs
-// replace this later.)
-func newChunk(data []byte) *Chunk {
-	return &Chunk{Data: append(make([]byte, 0, len(data)), data...)}
 }

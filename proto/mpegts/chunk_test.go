@@ -2,6 +2,7 @@ package mpegts
 
 import (
 	"bytes"
+	"runtime"
 	"testing"
 	"time"
 
@@ -9,13 +10,15 @@ import (
 )
 
 // chunkTestRun feeds frames to a new chunker, closes it and returns what it
-// published, with a copy of each chunk's bytes taken at publish time.
+// published, with a copy of each chunk's bytes taken at publish time. The
+// chunks stay referenced until the test ends.
 func chunkTestRun(t testing.TB, opts ChunkerOptions, tracks []engine.Track, frames []*engine.Frame) (*Chunker, []*Chunk, [][]byte) {
 	t.Helper()
 	c := NewChunker(opts)
 	var got []*Chunk
 	var copies [][]byte
 	c.Subscribe(func(ch *Chunk) {
+		ch.Retain()
 		got = append(got, ch)
 		copies = append(copies, bytes.Clone(ch.Data))
 	})
@@ -73,15 +76,33 @@ func TestChunkerCutsAtKeyframes(t *testing.T) {
 	if keys != 5 {
 		t.Fatalf("%d key chunks, want 5", keys)
 	}
+	// Positions: chunks follow each other; the GOP figure is the last
+	// complete one.
+	var keyPos []uint64
+	for i, ch := range chunks {
+		if i > 0 && ch.Pos != chunks[i-1].Pos+uint64(len(chunks[i-1].Data)) {
+			t.Fatalf("chunk %d at %d", i, ch.Pos)
+		}
+		if ch.Key {
+			keyPos = append(keyPos, ch.Pos)
+		}
+	}
+	if c.Published() != uint64(len(all)) || c.GOPBytes() != int(keyPos[4]-keyPos[3]) {
+		t.Fatalf("published %d of %d, GOP %d", c.Published(), len(all), c.GOPBytes())
+	}
+	if k, ok := c.LastKeyPos(); !ok || k != keyPos[4] {
+		t.Fatalf("newest key at %d", k)
+	}
 	if got := muxTestDemux(t, all); len(got) != len(frames) {
 		t.Fatalf("chunks demux to %d access units, want %d", len(got), len(frames))
 	}
 	// The ring holds the same chunks; a new reader starts at the newest key.
-	cur := c.Ring().NewCursor()
-	first, _ := cur.Next()
-	if first == nil || !first.Key || first.DTS != 4*30*3000 {
-		t.Fatalf("cursor starts at %+v", first)
+	k, ok := c.LastKey()
+	first, ok2 := c.Acquire(k)
+	if !ok || !ok2 || first != chunks[len(chunks)-5] || !first.Key || first.DTS != 4*30*3000 {
+		t.Fatalf("newest key chunk %d: %v %v", k, ok, ok2)
 	}
+	first.Release()
 }
 
 func TestChunkerWaitsForKeyframe(t *testing.T) {
@@ -117,7 +138,7 @@ func TestChunkerMaxChunkBytes(t *testing.T) {
 func TestChunkerDiscontinuity(t *testing.T) {
 	c := NewChunker(ChunkerOptions{})
 	var chunks []*Chunk
-	c.Subscribe(func(ch *Chunk) { chunks = append(chunks, ch) })
+	c.Subscribe(func(ch *Chunk) { ch.Retain(); chunks = append(chunks, ch) })
 	c.SetTracks(muxTestTracks)
 	frames := muxTestFrames(0, 40, 30)
 	for _, f := range frames[:20] {
@@ -160,7 +181,7 @@ func TestChunkerDiscontinuity(t *testing.T) {
 func TestChunkerTracksChange(t *testing.T) {
 	c := NewChunker(ChunkerOptions{})
 	var chunks []*Chunk
-	c.Subscribe(func(ch *Chunk) { chunks = append(chunks, ch) })
+	c.Subscribe(func(ch *Chunk) { ch.Retain(); chunks = append(chunks, ch) })
 	c.SetTracks(muxTestTracks)
 	for _, f := range muxTestFrames(0, 10, 30) {
 		c.WriteFrame(f)
@@ -235,14 +256,18 @@ func TestChunkerUnsubscribe(t *testing.T) {
 	}
 }
 
-// BenchmarkChunkerWriteFrame measures the per-frame cost of chunking; chunk
-// publication allocates the chunk (once per chunk, not per frame).
+// BenchmarkChunkerWriteFrame measures the per-frame cost of muxing and
+// chunking: chunks come from the pool, so nothing is allocated per frame
+// or per chunk once the ring is full (mallocs/frame is the exact figure,
+// which allocs/op rounds down).
 func BenchmarkChunkerWriteFrame(b *testing.B) {
-	c := NewChunker(ChunkerOptions{RingSize: 64})
+	c := NewChunker(ChunkerOptions{RingSize: 64, Pool: NewPool(16<<20, 0)})
 	c.SetTracks(muxTestTracks)
 	frames := muxTestFrames(0, 300, 30)
 	span := frames[len(frames)-1].DTS + 3000
 	b.ReportAllocs()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	for i := 0; b.Loop(); i++ {
 		f := *frames[i%len(frames)]
 		lap := int64(i / len(frames))
@@ -250,12 +275,14 @@ func BenchmarkChunkerWriteFrame(b *testing.B) {
 		f.PTS += lap * span
 		c.WriteFrame(&f)
 	}
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N), "mallocs/frame")
 }
 
 func TestChunkerDiscontinuityBeforeFirstChunk(t *testing.T) {
 	c := NewChunker(ChunkerOptions{})
 	var chunks []*Chunk
-	c.Subscribe(func(ch *Chunk) { chunks = append(chunks, ch) })
+	c.Subscribe(func(ch *Chunk) { ch.Retain(); chunks = append(chunks, ch) })
 	c.SetTracks(muxTestTracks)
 	c.Discontinuity() // nothing was published: nothing to break from
 	for _, f := range muxTestFrames(0, 10, 30) {

@@ -9,4 +9,11 @@
 // at keyframes, publishes them into a ring that every HTTP-TS viewer reads
 // with its own cursor, and hands each chunk to subscribers such as the HLS
 // segmenter, so the bytes are produced once however many viewers there are.
+//
+// Chunk bytes live in slabs of a Pool preallocated at start and shared by
+// all streams. Chunks are refcounted (the ring, HLS segments and each
+// reader that is writing them hold references, taken with Acquire or
+// Retain) and recycled with their slab space when the last one goes, so
+// publishing allocates nothing in steady state; an exhausted pool falls
+// back to the heap, counted, and never makes the writer wait.
 package mpegts
