@@ -256,10 +256,11 @@ func newCaptureChecker(ms []*clusterMember, streams []string) *captureChecker {
 	return c
 }
 
-// running lists the streams m runs, nil when m does not answer.
+// running lists the streams m runs, nil when m does not answer. (It reads
+// only m's fixed fields: the test restarts members while the checker runs.)
 func running(m *clusterMember) (map[string]bool, bool) {
 	client := &http.Client{Timeout: time.Second}
-	resp, err := client.Get(m.base + "/streamer/api/v3/streams?limit=1000")
+	resp, err := client.Get("http://" + m.internal + "/streamer/api/v3/streams?limit=1000")
 	if err != nil {
 		return nil, false
 	}
@@ -297,9 +298,6 @@ func (c *captureChecker) run() {
 		now := time.Now()
 		owners := map[string][]string{}
 		for _, m := range c.ms {
-			if m.server == nil || m.cmd.ProcessState != nil {
-				continue
-			}
 			run, ok := running(m)
 			if !ok {
 				continue // a dead member captures nothing
