@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"fmt"
 	"math/bits"
 
@@ -80,7 +81,7 @@ func Pick(mode Mode, candidates []Candidate, rnd func(n int) int) (Candidate, bo
 func compareLoad(mode Mode, a perf.Load, aMax uint64, b perf.Load, bMax uint64) int {
 	switch mode {
 	case ModeBitrate:
-		return compareUint(a.OutputKbit, b.OutputKbit)
+		return cmp.Compare(a.OutputKbit, b.OutputKbit)
 	case ModeUsage:
 		switch {
 		case aMax > 0 && bMax > 0:
@@ -88,31 +89,21 @@ func compareLoad(mode Mode, a perf.Load, aMax uint64, b perf.Load, bMax uint64) 
 			// b.out*aMax in 128 bits.
 			aHi, aLo := bits.Mul64(a.OutputKbit, bMax)
 			bHi, bLo := bits.Mul64(b.OutputKbit, aMax)
-			if c := compareUint(aHi, bHi); c != 0 {
+			if c := cmp.Compare(aHi, bHi); c != 0 {
 				return c
 			}
-			return compareUint(aLo, bLo)
+			return cmp.Compare(aLo, bLo)
 		case aMax > 0:
 			return -1
 		case bMax > 0:
 			return 1
 		}
-		return compareUint(a.OutputKbit, b.OutputKbit)
+		return cmp.Compare(a.OutputKbit, b.OutputKbit)
 	}
 	switch {
 	case a.Clients < b.Clients:
 		return -1
 	case a.Clients > b.Clients:
-		return 1
-	}
-	return 0
-}
-
-func compareUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
 		return 1
 	}
 	return 0

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/livedge/livedge/perf"
@@ -92,7 +93,7 @@ func (n *Node) publishLocked() bool {
 		}
 		return s.peers[i].name
 	}
-	slices.SortFunc(order, func(a, b int) int { return compareStrings(nameOf(a), nameOf(b)) })
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(nameOf(a), nameOf(b)) })
 	for _, i := range order {
 		s.live = append(s.live, nameOf(i))
 		s.liveKeys = append(s.liveKeys, serverKey(nameOf(i)))

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -91,7 +92,7 @@ func normalizeStreams(streams []LocalStream) []LocalStream {
 			out = append(out, s)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b LocalStream) int { return compareStrings(a.Name, b.Name) })
+	slices.SortStableFunc(out, func(a, b LocalStream) int { return cmp.Compare(a.Name, b.Name) })
 	merged := out[:0]
 	for _, s := range out {
 		if n := len(merged); n > 0 && merged[n-1].Name == s.Name {
@@ -102,16 +103,6 @@ func normalizeStreams(streams []LocalStream) []LocalStream {
 		merged = append(merged, s)
 	}
 	return merged
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // parseTable reads a peer's table: untrusted input.

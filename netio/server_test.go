@@ -67,6 +67,12 @@ func testLogger(t *testing.T) *slog.Logger {
 
 func startServer(t *testing.T, cfg Config, h Handler) (*Server, string) {
 	t.Helper()
+	return startServerWith(t, cfg, h, nil)
+}
+
+// startServerWith starts a server whose test hooks setup sets (nil: none).
+func startServerWith(t *testing.T, cfg Config, h Handler, setup func(*Server)) (*Server, string) {
+	t.Helper()
 	if cfg.Listen == nil {
 		cfg.Listen = []string{"127.0.0.1:0"}
 	}
@@ -74,6 +80,9 @@ func startServer(t *testing.T, cfg Config, h Handler) (*Server, string) {
 		cfg.Logger = testLogger(t)
 	}
 	s := NewServer(cfg, h)
+	if setup != nil {
+		setup(s)
+	}
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}

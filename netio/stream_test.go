@@ -3,7 +3,6 @@ package netio
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -55,27 +54,14 @@ func dialSmallWindow(t *testing.T, addr string) *client {
 func startSmallSendBuf(t *testing.T, cfg Config, h Handler) (*Server, string) {
 	t.Helper()
 	cfg.Listen = []string{"127.0.0.1:0"}
-	if cfg.Logger == nil {
-		cfg.Logger = testLogger(t)
-	}
-	s := NewServer(cfg, h)
-	s.sendBufFor = func(ip netip.Addr) int {
-		if ip == slowClientIP {
-			return 8 << 10
-		}
-		return 0
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
+	return startServerWith(t, cfg, h, func(s *Server) {
+		s.sendBufFor = func(ip netip.Addr) int {
+			if ip == slowClientIP {
+				return 8 << 10
+			}
+			return 0
 		}
 	})
-	return s, s.Addrs()[0].String()
 }
 
 // streamHandler streams a feed of pub per request; the query picks the lag
