@@ -429,6 +429,8 @@ func (sc *metricsScratch) formatNet(p *promText) {
 	p.single("livedge_http_stream_waits_total", promCounter, "Times a streaming viewer's socket was full and its feed waited for it (back-pressure).", float64(st.StreamWaits))
 	p.single("livedge_http_stream_queued_peak_bytes", promGauge, "Most bytes the network layer ever held copied for one streaming connection.", float64(st.StreamQueuedPeak))
 	p.single("livedge_http_lagging_skips_total", promCounter, "Times a streaming viewer's queue overflowed and its feed skipped ahead.", float64(st.LaggingSkips))
+	p.single("livedge_http_shared_bodies", promGauge, "Shared bodies (HLS segments) being sent now without copies.", float64(st.SharedBodies))
+	p.single("livedge_http_body_waits_total", promCounter, "Times a shared body found its socket full and waited for it.", float64(st.BodyWaits))
 	p.single("livedge_http_file_responses", promGauge, "File bodies being sent by sendfile now.", float64(st.Files))
 	p.single("livedge_http_sendfile_bytes_total", promCounter, "File body bytes the kernel took by sendfile.", float64(st.SendfileBytes))
 	p.single("livedge_http_sendfile_waits_total", promCounter, "Times a file body waited for its socket to take more.", float64(st.SendfileWaits))

@@ -181,8 +181,37 @@ func writePlaylist(rw *netio.ResponseWriter, body []byte) {
 	rw.Write(http.StatusOK, typePlaylist, body)
 }
 
-// segmentScratch holds the slice lists segment answers are gathered in.
-var segmentScratch = sync.Pool{New: func() any { return new([][]byte) }}
+// segmentSend is one segment answer in flight: the list its chunks are
+// gathered in and the packager's hold on them. netio sends the chunks by
+// reference and calls release once they are all in the kernel (or the
+// viewer left), which is when the hold may go.
+type segmentSend struct {
+	body    [][]byte
+	hold    hls.Hold
+	release func() // done, bound once so that answering allocates nothing
+}
+
+// segmentSends recycles segmentSends; each carries its bound release.
+var segmentSends sync.Pool
+
+func init() {
+	// Set here, not in the declaration: done refers to the pool.
+	segmentSends.New = func() any {
+		s := new(segmentSend)
+		s.release = s.done
+		return s
+	}
+}
+
+// done releases the hold and recycles the answer: netio no longer refers
+// to the chunks, nor to the list (it copies the slice headers it keeps).
+func (s *segmentSend) done() {
+	s.hold.Release()
+	s.hold = hls.Hold{}
+	clear(s.body)
+	s.body = s.body[:0]
+	segmentSends.Put(s)
+}
 
 func (rt *router) serveSegment(rw *netio.ResponseWriter, req *netio.Request, name, seg string) {
 	s, ok := rt.streams.Get(name)
@@ -191,21 +220,15 @@ func (rt *router) serveSegment(rw *netio.ResponseWriter, req *netio.Request, nam
 		return
 	}
 	s.Touch()
-	// On the loop, Write has written or queued the bytes by the time it
-	// returns, so the segment is held just that long.
-	scratch := segmentScratch.Get().(*[][]byte)
-	body, hold, ok := outputsOf(s).hls.AcquireSegment((*scratch)[:0], seg)
+	send := segmentSends.Get().(*segmentSend)
+	body, hold, ok := outputsOf(s).hls.AcquireSegment(send.body[:0], seg)
+	send.body = body
 	if !ok {
-		segmentScratch.Put(scratch)
+		send.done()
 		rw.Error(http.StatusNotFound, "segment_not_found", "segment "+seg+" of "+name+" is not available")
 		return
 	}
-	defer func() {
-		hold.Release()
-		clear(body)
-		*scratch = body[:0]
-		segmentScratch.Put(scratch)
-	}()
+	send.hold = hold
 	n := 0
 	for _, b := range body {
 		n += len(b)
@@ -213,7 +236,8 @@ func (rt *router) serveSegment(rw *netio.ResponseWriter, req *netio.Request, nam
 	rt.sessions.hlsRequest(name, req, n)
 	rw.SetHeader("Cache-Control", "max-age=60")
 	rw.SetHeader("Access-Control-Allow-Origin", "*")
-	rw.Write(http.StatusOK, typeTS, body...)
+	// The segment stays held while a slow viewer drains it, without a copy.
+	rw.WriteShared(http.StatusOK, typeTS, send.release, body...)
 }
 
 func (rt *router) serveMPEGTS(rw *netio.ResponseWriter, req *netio.Request, name string) {

@@ -81,6 +81,35 @@ func BenchmarkResponseWrite(b *testing.B) {
 	}
 }
 
+// BenchmarkResponseWriteShared is BenchmarkResponseWrite with WriteShared
+// of an HLS-like segment (ten shared chunks) on a socket that takes it
+// all: the head and chunks go out in one writev from the connection's own
+// list, and release runs at once.
+func BenchmarkResponseWriteShared(b *testing.B) {
+	cs, fc := benchConn(b, nil)
+	ex := &exchange{req: Request{Method: "GET", Path: "/demo/seg1.ts", Proto: "HTTP/1.1", KeepAlive: true}}
+	rw := &ex.rw
+	rw.cs, rw.req = cs, &ex.req
+	var segment [][]byte
+	for off, size := 0, (len(big64K)+9)/10; off < len(big64K); off += size {
+		segment = append(segment, big64K[off:min(off+size, len(big64K))])
+	}
+	released := 0
+	release := func() { released++ }
+	b.ReportAllocs()
+	b.SetBytes(int64(len(big64K)))
+	for b.Loop() {
+		rw.state.Store(rwOpen)
+		rw.extra = rw.extraBuf[:0]
+		cs.current = rw
+		rw.SetHeader("Cache-Control", "max-age=60")
+		rw.WriteShared(200, "video/mp2t", release, segment...)
+	}
+	if cs.state != stIdle || cs.closed || cs.shared.active || released != b.N || fc.written != 0 {
+		b.Fatalf("state %d, released %d of %d, %d bytes through gnet", cs.state, released, b.N, fc.written)
+	}
+}
+
 // BenchmarkServeRequest is a whole keep-alive request on the loop: parse,
 // route, a 64 KiB response. The request's strings cost one allocation (they
 // must outlive the connection's buffers: handlers may keep them); the rest

@@ -20,7 +20,7 @@ const (
 	stIdle                       // keep-alive between requests: IdleTimeout
 	stHeld                       // a held response is pending: requests wait in gnet's buffer
 	stStreaming                  // a streaming response runs: incoming bytes are discarded
-	stSending                    // a file body is being sent: requests wait in gnet's buffer
+	stSending                    // a file or shared body is being sent: requests wait in gnet's buffer
 	stClosing                    // the last response is queued: close once it is sent
 )
 
@@ -74,6 +74,8 @@ type connState struct {
 	outSince time.Duration // when lastOut last changed
 
 	file fileBody // the file body being sent (stSending)
+	// shared is the shared body being sent by reference (stSending).
+	shared sharedBody
 	// wpRegistered: the socket is in the write poller's epoll set.
 	wpRegistered bool
 
@@ -446,7 +448,11 @@ func (cs *connState) expired(now time.Duration) bool {
 	case stClosing:
 		return out == 0 // the last response is out: close as planned
 	case stSending:
-		if now-cs.file.progress >= cfg.IdleTimeout+slack {
+		progress := cs.file.progress
+		if cs.shared.active {
+			progress = cs.shared.progress
+		}
+		if now-progress >= cfg.IdleTimeout+slack {
 			cs.reason = reasonWriteTimeout
 			return true
 		}
@@ -495,6 +501,7 @@ func (cs *connState) onClose(err error) {
 	cs.s.perIP.release(cs.ipKey)
 	cs.loop.remove(cs)
 	cs.endFile()
+	cs.endShared()
 	if cs.wpRegistered {
 		cs.s.wpoll.forget(cs) // before gnet closes the descriptor
 	}

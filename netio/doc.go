@@ -16,11 +16,14 @@
 // response applies back-pressure instead: it writes the feed's buffers the
 // same way, keeps the unsent part by reference (no copy) while the socket
 // is full, and asks the feed for more only once the socket took it all
-// (see Feed). File bodies (SendFile) go from the page cache by sendfile on
-// the loop, only while gnet holds no queued output of the connection. A
-// full socket is watched by the server's write poller (an epoll set of its
-// own, as gnet has no writable callback), which wakes the connection when
-// it takes more.
+// (see Feed). WriteShared does the same for one complete body (an HLS
+// segment): the unsent part is kept by reference until the socket took it,
+// later pipelined requests wait meanwhile, and the caller's release runs
+// once the body is in the kernel or the connection closed. File bodies
+// (SendFile) go from the page cache by sendfile on the loop, only while
+// gnet holds no queued output of the connection. A full socket is watched
+// by the server's write poller (an epoll set of its own, as gnet has no
+// writable callback), which wakes the connection when it takes more.
 //
 // Connection limits: MaxConns in all, MaxConnsPerIP per client address;
 // over either, a connection is answered 503 at accept and closed.

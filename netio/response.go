@@ -12,11 +12,12 @@ import (
 )
 
 // ResponseWriter answers one request. It is valid during ServeHTTP, on the
-// event loop. After Hold it may be completed once, by Write, WriteJSON,
-// Error, Redirect, Stream or SendFile, from any goroutine; SetHeader calls
-// must come before that completion, from the goroutine that completes. A
-// ResponseWriter that was not held must be completed inside ServeHTTP and
-// not touched after it returns: it is reused, with its Request.
+// event loop. After Hold it may be completed once, by Write, WriteShared,
+// WriteJSON, Error, Redirect, Stream or SendFile, from any goroutine;
+// SetHeader calls must come before that completion, from the goroutine that
+// completes. A ResponseWriter that was not held must be completed inside
+// ServeHTTP and not touched after it returns: it is reused, with its
+// Request.
 type ResponseWriter struct {
 	cs       *connState
 	req      *Request
@@ -49,12 +50,18 @@ type completion struct {
 	// file, from off for length bytes, is a SendFile body.
 	file        *os.File
 	off, length int64
+	// shared marks a WriteShared body; onRelease is its release.
+	shared    bool
+	onRelease func()
 }
 
 // release drops a completion that will never be written.
 func (p *completion) release() {
 	if p.feed != nil {
 		p.feed.Close()
+	}
+	if p.onRelease != nil {
+		p.onRelease()
 	}
 	if p.file != nil {
 		_ = p.file.Close()
@@ -141,6 +148,39 @@ func (rw *ResponseWriter) Write(status int, contentType string, body ...[]byte) 
 		return
 	}
 	rw.complete(completion{status: status, contentType: contentType, body: slices.Clone(body)})
+}
+
+// WriteShared sends a complete response with Content-Length, like Write,
+// but never copies the body: what the socket does not take at once is kept
+// by reference, and sent as the socket drains (the write poller says when;
+// the event loop never waits). Later pipelined requests of the connection
+// are answered once the body is whole in the kernel; a client that stops
+// reading is closed at the write timeout (IdleTimeout without progress).
+//
+// The body buffers must stay unchanged until release is called; the outer
+// slice is the caller's again when WriteShared returns. release (may be nil)
+// is called exactly once: when the socket took every byte, at once when no
+// body is sent (HEAD, 204, 304, an empty body), or when the connection
+// closes first for any reason (client gone, timeout, server Stop). It runs
+// on the connection's event loop, so it must not block; the one exception
+// is a held response dropped before it reaches the loop (completed after
+// the client left, completed twice, or the server stopping), where release
+// runs on the calling goroutine before WriteShared returns.
+//
+// After Hold it may be called from any goroutine, like Write: the response
+// is queued to the loop (the outer slice is copied, the buffers are not)
+// and written there as above.
+func (rw *ResponseWriter) WriteShared(status int, contentType string, release func(), body ...[]byte) {
+	if !validFieldValue(contentType) {
+		rw.cs.s.log.Warn("invalid Content-Type dropped", "path", rw.req.Path)
+		contentType = ""
+	}
+	if rw.state.Load() == rwOpen {
+		rw.state.Store(rwDone)
+		rw.cs.startShared(rw, status, contentType, body, release)
+		return
+	}
+	rw.complete(completion{shared: true, status: status, contentType: contentType, body: slices.Clone(body), onRelease: release})
 }
 
 // WriteJSON sends v encoded as JSON.
@@ -290,6 +330,8 @@ func (cs *connState) runCompletion(rw *ResponseWriter) {
 		cs.startStream(rw, p.status, p.contentType, p.feed)
 	case p.file != nil:
 		cs.startFile(rw, p.status, p.contentType, p.file, p.off, p.length)
+	case p.shared:
+		cs.startShared(rw, p.status, p.contentType, p.body, p.onRelease)
 	default:
 		cs.respond(rw, p.status, p.contentType, p.body, reasonNone)
 	}

@@ -81,6 +81,17 @@ type Stats struct {
 	// (sendfile said EAGAIN, or gnet still held queued output) and waited
 	// for the write poller.
 	SendfileWaits uint64
+	// SharedBodies is the number of shared bodies being sent now
+	// (WriteShared) whose socket has not taken them whole yet.
+	SharedBodies int64
+	// BodyWaits counts the times a shared body (WriteShared) found its
+	// socket full and waited for the write poller, holding the unsent part
+	// by reference.
+	BodyWaits uint64
+	// BodyQueuedPeak is the most bytes gnet held copied in user space for a
+	// connection while a shared body waited: never any of the body, only
+	// the unsent tail of an earlier plain response (Write).
+	BodyQueuedPeak int64
 	// Closed counts closed connections by reason: client, header_timeout,
 	// idle_timeout, write_timeout, bad_request, slow_viewer, done,
 	// stream_end, overflow, conn_limit, shutdown, internal_error, other.
@@ -102,6 +113,9 @@ type counters struct {
 	files        atomic.Int64
 	sentBytes    atomic.Uint64
 	sendWaits    atomic.Uint64
+	sharedBodies atomic.Int64
+	bodyWaits    atomic.Uint64
+	bodyPeak     atomic.Int64
 	closed       [numReasons]atomic.Uint64
 	refused      [numRefusals]atomic.Uint64
 }
@@ -119,6 +133,9 @@ func (s *Server) Stats() Stats {
 		Files:            s.stats.files.Load(),
 		SendfileBytes:    s.stats.sentBytes.Load(),
 		SendfileWaits:    s.stats.sendWaits.Load(),
+		SharedBodies:     s.stats.sharedBodies.Load(),
+		BodyWaits:        s.stats.bodyWaits.Load(),
+		BodyQueuedPeak:   s.stats.bodyPeak.Load(),
 		Closed:           make(map[string]uint64, numReasons),
 		Refused:          make(map[string]uint64, numRefusals),
 	}
@@ -132,10 +149,15 @@ func (s *Server) Stats() Stats {
 }
 
 // notePeakStreamQueued raises StreamQueuedPeak to q if q is larger.
-func (c *counters) notePeakStreamQueued(q int) {
+func (c *counters) notePeakStreamQueued(q int) { raisePeak(&c.streamPeak, q) }
+
+// noteBodyQueued raises BodyQueuedPeak to q if q is larger.
+func (c *counters) noteBodyQueued(q int) { raisePeak(&c.bodyPeak, q) }
+
+func raisePeak(peak *atomic.Int64, q int) {
 	for {
-		peak := c.streamPeak.Load()
-		if int64(q) <= peak || c.streamPeak.CompareAndSwap(peak, int64(q)) {
+		p := peak.Load()
+		if int64(q) <= p || peak.CompareAndSwap(p, int64(q)) {
 			return
 		}
 	}

@@ -65,12 +65,17 @@ func (cs *connState) Wake() {
 }
 
 // onWake runs on the loop for a woken connection: its feed has more, or
-// its socket takes more of a file body or of the feed's last batch.
+// its socket takes more of a file or shared body or of the feed's last
+// batch.
 func (cs *connState) onWake() {
 	switch {
 	case cs.closed:
 	case cs.state == stSending:
-		cs.sendFile()
+		if cs.shared.active {
+			cs.sendShared()
+		} else {
+			cs.sendFile()
+		}
 		cs.process() // requests that waited for the body, if it is done
 		cs.settle()
 	case cs.feed != nil:
