@@ -126,7 +126,7 @@ func (n *node) startCluster() {
 // the local path (which serves, looks the name up or answers 404).
 func (rt *router) clusterRedirect(rw *netio.ResponseWriter, req *netio.Request, name string) bool {
 	cn := rt.cluster
-	if cn == nil {
+	if cn == nil || cn.Alone() {
 		return false
 	}
 	s := cluster.Stream{Name: name}

@@ -57,9 +57,12 @@ func TestDecideAlone(t *testing.T) {
 		checkDecision(t, "startable", n.Decide(req("x", "startable")), Serve, "", "")
 		checkDecision(t, "absent", n.Decide(req("x")), NotFound, "", "")
 		checkDecision(t, "ingest", n.Decide(Request{Stream: Stream{Name: "x", Ingest: true, CaptureAt: "b"}}), Serve, "", "")
-		if !n.Settled() || !n.Owns("x", "") || !n.Owns("x", "b") {
-			t.Errorf("%+v: a server alone must be settled and own every ingest stream", cfg)
+		if !n.Settled() || !n.Owns("x", "") || !n.Owns("x", "b") || !n.Alone() {
+			t.Errorf("%+v: a server alone must say so, be settled and own every ingest stream", cfg)
 		}
+	}
+	if New(Config{Self: "a", Key: "k", Peers: []PeerConfig{{Host: "b"}}}, &fakeLocal{}, nil).Alone() {
+		t.Error("a server with a key and peers says it is alone")
 	}
 }
 

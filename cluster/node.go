@@ -164,6 +164,10 @@ func (n *Node) OnChange(fn func()) {
 	n.mu.Unlock()
 }
 
+// Alone tells whether this server has no peering (no key or no peers):
+// every decision is then "serve here", so callers may skip asking.
+func (n *Node) Alone() bool { return n.snap.Load().alone }
+
 // Settled tells whether the first poll round is over: every peer answered
 // or failed once since Start (a server alone is settled at once). Before
 // then this server does not know who is live, and Owns is false for every
