@@ -18,6 +18,7 @@ import (
 func clusterConfig(c *config.Config) cluster.Config {
 	cc := cluster.Config{
 		Self:           selfName(c),
+		Public:         c.Public,
 		Key:            c.ClusterKey,
 		Balance:        cluster.Mode(c.ClusterBalance),
 		MaxBitrateKbit: uint64(c.MaxBitrate / 1000),

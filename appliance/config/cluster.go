@@ -153,6 +153,11 @@ func (c *Config) validateCluster() *Error {
 			return invalid(CodeBadValue, []any{"hostname"}, "bad hostname %s: %v", quoteShort(c.Hostname), err)
 		}
 	}
+	if c.Public != "" {
+		if err := engine.ValidateHostPort(c.Public); err != nil {
+			return invalid(CodeBadValue, []any{"public_payload_url"}, "bad public address %s: %v", quoteShort(c.Public), err)
+		}
+	}
 	if c.ClusterKey != "" {
 		if err := checkText(c.ClusterKey); err != nil {
 			return invalid(CodeBadValue, []any{"cluster_key"}, "bad cluster_key: %v", err)
@@ -198,6 +203,9 @@ func (c *Config) validateCluster() *Error {
 func (c *Config) formatCluster(b *bytes.Buffer) {
 	if c.Hostname != "" {
 		fmt.Fprintf(b, "hostname %s;\n", quote(c.Hostname))
+	}
+	if c.Public != "" {
+		fmt.Fprintf(b, "public %s;\n", quote(c.Public))
 	}
 	if c.ClusterKey != "" {
 		fmt.Fprintf(b, "cluster_key %s;\n", quote(c.ClusterKey))

@@ -9,6 +9,7 @@ import (
 )
 
 const clusterConf = `hostname s1.local;
+public s1.example.com:8080;
 cluster_key secret;
 cluster_balance usage;
 max_bitrate 10G;
@@ -31,6 +32,7 @@ stream b {
 
 var clusterModel = &Config{
 	Hostname:       "s1.local",
+	Public:         "s1.example.com:8080",
 	ClusterKey:     "secret",
 	ClusterBalance: "usage",
 	MaxBitrate:     10_000_000_000,
@@ -92,6 +94,7 @@ func TestParseClusterErrors(t *testing.T) {
 		{"peer h { max_bitrate 1G; max_bitrate 2G; }", "e.conf:1:26: duplicate max_bitrate"},
 		{"peer h { weight 3; }", "e.conf:1:10: unknown directive"},
 		{"hostname -bad-;", "e.conf:1:10: bad hostname"},
+		{"public a/b;", "e.conf:1:8: bad public address"},
 		{"stream a { input publish://; cluster_ingest; cluster_ingest; }", "e.conf:1:46: duplicate cluster_ingest"},
 		{"stream a { input publish://; cluster_ingest at=x; }", "e.conf:1:45: expected capture_at=HOST"},
 		{"stream a { input publish://; cluster_ingest capture_at=; }", "e.conf:1:56: capture_at must not be empty"},

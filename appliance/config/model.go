@@ -47,7 +47,11 @@ type Config struct {
 
 	// Hostname is this server's name in the cluster: peers see it in its
 	// stream table and capture_at names servers by it. "": the OS hostname.
-	Hostname   string `json:"hostname,omitempty"`
+	Hostname string `json:"hostname,omitempty"`
+	// Public is HOST[:PORT] where viewers reach this server; peers redirect
+	// viewers there unless their peer block names another ("": peers use
+	// their own address for it).
+	Public     string `json:"public_payload_url,omitempty"`
 	ClusterKey string `json:"cluster_key,omitempty"`
 	Peers      []Peer `json:"peers,omitempty"`
 	// ClusterBalance is how new viewers are spread when this server is over

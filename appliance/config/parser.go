@@ -128,6 +128,8 @@ func (p *parser) file() *Error {
 			err = p.peer(st)
 		case "hostname":
 			err = p.setOnce(st, &p.cfg.Hostname, "hostname")
+		case "public":
+			err = p.setOnce(st, &p.cfg.Public, "public_payload_url")
 		case "cluster_balance":
 			err = p.setOnce(st, &p.cfg.ClusterBalance, "cluster_balance")
 		case "max_bitrate":

@@ -49,16 +49,25 @@ func newClusterMembers(t *testing.T, n int) []*clusterMember {
 }
 
 // writeConf writes member i's config: its listeners and name, every other
-// member as a peer, then extra.
+// member as a peer, then extra. The last member declares its public
+// address itself (`public`); the others' are in their peers' peer blocks.
 func writeConf(t *testing.T, ms []*clusterMember, i int, key, extra string) {
 	m := ms[i]
 	var b strings.Builder
 	fmt.Fprintf(&b, "http %s;\nhttp %s;\nhostname %s;\ncluster_key %s;\n", m.internal, m.pub, m.name, key)
+	last := len(ms) - 1
+	if i == last {
+		fmt.Fprintf(&b, "public %s;\n", m.pub)
+	}
 	for j, p := range ms {
-		if j != i {
-			fmt.Fprintf(&b, "peer %s {\n  public %s;\n  fetch_timeout %dms;\n  stale_timeout %dms;\n}\n",
-				p.internal, p.pub, clusterFetch.Milliseconds(), clusterStale.Milliseconds())
+		if j == i {
+			continue
 		}
+		fmt.Fprintf(&b, "peer %s {\n", p.internal)
+		if j != last {
+			fmt.Fprintf(&b, "  public %s;\n", p.pub)
+		}
+		fmt.Fprintf(&b, "  fetch_timeout %dms;\n  stale_timeout %dms;\n}\n", clusterFetch.Milliseconds(), clusterStale.Milliseconds())
 	}
 	b.WriteString(extra)
 	if err := os.WriteFile(m.conf, []byte(b.String()), 0o644); err != nil {
