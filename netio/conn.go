@@ -64,9 +64,10 @@ type connState struct {
 	feedEnd   FeedEnd
 	feedDrop  FeedDrop
 	discarded int
-	// pend is what the socket has not taken yet of the feed's last batch:
-	// the tail of iov, still the feed's shared buffers (never copied);
-	// pendBytes is its length in bytes. Next is not called until it is out.
+	// pend is what the socket has not taken yet of the feed's last batch or
+	// of a shared body: the tail of iov, still the caller's shared buffers
+	// (never copied); pendBytes is its length in bytes. Next is not called
+	// until it is out.
 	pend      [][]byte
 	pendBytes int
 
@@ -448,11 +449,9 @@ func (cs *connState) expired(now time.Duration) bool {
 	case stClosing:
 		return out == 0 // the last response is out: close as planned
 	case stSending:
-		progress := cs.file.progress
-		if cs.shared.active {
-			progress = cs.shared.progress
-		}
-		if now-progress >= cfg.IdleTimeout+slack {
+		// A shared body is in out (pend); a file body's bytes are not:
+		// sendfile takes them straight from the file.
+		if cs.file.f != nil && now-cs.file.progress >= cfg.IdleTimeout+slack {
 			cs.reason = reasonWriteTimeout
 			return true
 		}

@@ -55,18 +55,13 @@ func (cs *connState) startFile(rw *ResponseWriter, status int, ctype string, f *
 // keeps the bytes in order.
 func (cs *connState) sendFile() {
 	fb := &cs.file
-	c := cs.gc
-	if c.OutboundBuffered() > 0 {
-		_ = c.Flush() // on a write error gnet closes the connection: OnClose ran
-		if cs.closed {
-			return
-		}
-		if c.OutboundBuffered() > 0 {
+	if !cs.gnetDrained() {
+		if !cs.closed {
 			cs.waitWritable(true)
-			return
 		}
+		return
 	}
-	sock := c.Fd()
+	sock := cs.gc.Fd()
 	sent := int64(0)
 	for fb.off < fb.end {
 		if sent >= sendfileTurn {
@@ -116,12 +111,7 @@ func (cs *connState) waitWritable(full bool) {
 	if full {
 		cs.s.stats.sendWaits.Add(1)
 	}
-	if cs.s.wpoll == nil {
-		cs.abortFile(reasonInternal) // a server that never started
-		return
-	}
-	if err := cs.s.wpoll.arm(cs); err != nil {
-		cs.s.log.Error("file body cannot wait for its socket", "err", err)
+	if !cs.armWritable() {
 		cs.abortFile(reasonInternal)
 	}
 }

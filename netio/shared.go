@@ -1,21 +1,16 @@
 package netio
 
-import "time"
-
 // sharedBody is a response body of shared, immutable buffers being sent
 // by reference (WriteShared): the connection keeps the unsent tail of the
 // writev list, never a copy, until the socket took it all.
+// The unsent part (the head, then the body's buffers) is the connection's
+// pend, as for a streaming response, so the same writer and the same write
+// timeout serve both.
 type sharedBody struct {
-	active bool
-	// pend is the unsent part of the response: the head, then the body's
-	// buffers, in the connection's own list (cs.iov), cut as the socket
-	// takes them.
-	pend    [][]byte
+	active  bool
 	hdr     []byte // the head's buffer, the connection's again once sent
 	release func()
 	keep    bool // the connection stays open after the body
-	// progress is when the socket last took bytes: the write timeout.
-	progress time.Duration
 }
 
 // startShared runs on the loop: it writes head and body with one writev
@@ -52,63 +47,22 @@ func (cs *connState) startShared(rw *ResponseWriter, status int, ctype string, b
 	cs.hdr = nil // the head is being sent: not to be reused meanwhile
 	iov := append(cs.iov[:0], hdr)
 	iov = append(iov, body...)
-	cs.iov = iov
-	cs.shared = sharedBody{active: true, pend: iov, hdr: hdr, release: release, keep: keep, progress: cs.s.now()}
+	cs.iov, cs.pend, cs.pendBytes = iov, iov, len(hdr)+int(length)
+	cs.shared = sharedBody{active: true, hdr: hdr, release: release, keep: keep}
 	cs.state = stSending
 	cs.s.stats.sharedBodies.Add(1)
 	cs.sendShared()
 }
 
-// sendShared writes what the socket takes of the shared body. Like
-// sendFile it writes behind gnet's back, so only while gnet holds no output
-// of the connection (the tail of an earlier response): that keeps the bytes
-// in order.
+// sendShared writes what the socket takes of the shared body and ends the
+// response once all of it is out.
 func (cs *connState) sendShared() {
-	sb := &cs.shared
-	c := cs.gc
-	if c.OutboundBuffered() > 0 {
-		_ = c.Flush() // on a write error gnet closes the connection: OnClose ran
-		if cs.closed {
-			return
-		}
-		if c.OutboundBuffered() > 0 {
-			cs.waitShared()
-			return
-		}
-	}
-	rest, n, err := cs.writeDirect(sb.pend)
-	if n > 0 {
-		sb.progress = cs.s.now()
-	}
-	if err != nil {
-		cs.writeFailed(err) // OnClose releases the body
+	if !cs.flushPending(waitBody) {
 		return
 	}
-	sb.pend = rest
-	if len(rest) > 0 {
-		cs.waitShared()
-		return
-	}
-	keep := sb.keep
+	keep := cs.shared.keep
 	cs.endShared()
 	cs.afterResponse(keep, reasonNone)
-}
-
-// waitShared has the write poller wake the connection when its socket
-// takes more of the body.
-func (cs *connState) waitShared() {
-	cs.s.stats.bodyWaits.Add(1)
-	if q := cs.gc.OutboundBuffered(); q > 0 {
-		cs.s.stats.noteBodyQueued(q)
-	}
-	if cs.s.wpoll == nil {
-		cs.requestClose(reasonInternal) // a server that never started
-		return
-	}
-	if err := cs.s.wpoll.arm(cs); err != nil {
-		cs.s.log.Error("shared body cannot wait for its socket", "err", err)
-		cs.requestClose(reasonInternal)
-	}
 }
 
 // endShared drops the connection's references to the shared body and calls

@@ -92,7 +92,7 @@ func (cs *connState) onWake() {
 // own business when it is next asked (skip ahead, or FeedDrop).
 func (cs *connState) pump() {
 	f := cs.feed
-	if cs.wpArmed.Load() || !cs.flushStream() {
+	if cs.wpArmed.Load() || !cs.flushPending(waitStream) {
 		// Still waiting for the socket, or just started to. A wake from the
 		// feed only checks the limits and the feed's end here.
 		if cs.closed || cs.wantClose || cs.feed == nil {
@@ -118,7 +118,7 @@ func (cs *connState) pump() {
 	if cs.givenUp() {
 		return
 	}
-	cs.flushStream()
+	cs.flushPending(waitStream)
 	if cs.closed {
 		return
 	}
@@ -149,21 +149,25 @@ func (cs *connState) queued() int {
 	return cs.gc.OutboundBuffered() + cs.pendBytes
 }
 
-// flushStream writes what the connection holds for the viewer: first
-// gnet's queue (the response head, if the socket was full at once), then
-// the unsent part of the feed's last batch. It reports whether all of it is
-// out; if not, the write poller is armed (or the connection closed).
-func (cs *connState) flushStream() bool {
-	c := cs.gc
-	if c.OutboundBuffered() > 0 {
-		_ = c.Flush() // on a write error gnet closes the connection: OnClose ran
-		if cs.closed {
-			return false
+// waitKind says what waits for the socket, for the statistics.
+type waitKind uint8
+
+const (
+	waitStream waitKind = iota // a streaming response's batch
+	waitBody                   // a shared body (WriteShared)
+)
+
+// flushPending writes what the connection holds: first gnet's queue (e.g.
+// the response head, if the socket was full at once), then pend, the
+// unsent buffers of a feed's batch or of a shared body, by reference. It
+// reports whether all of it is out; if not, the write poller is armed (or
+// the connection closed).
+func (cs *connState) flushPending(k waitKind) bool {
+	if !cs.gnetDrained() {
+		if !cs.closed {
+			cs.awaitWritable(k)
 		}
-		if c.OutboundBuffered() > 0 {
-			cs.awaitWritable()
-			return false
-		}
+		return false
 	}
 	if len(cs.pend) == 0 {
 		return true
@@ -176,11 +180,24 @@ func (cs *connState) flushStream() bool {
 	cs.pend = rest
 	cs.pendBytes -= n
 	if len(rest) > 0 {
-		cs.awaitWritable()
+		cs.awaitWritable(k)
 		return false
 	}
 	cs.releaseBatch()
 	return true
+}
+
+// gnetDrained flushes what gnet holds of the connection and reports whether
+// nothing is left: only then may bytes be written behind gnet's back
+// (writev, sendfile) and stay in order. False also when the flush failed
+// and closed the connection.
+func (cs *connState) gnetDrained() bool {
+	c := cs.gc
+	if c.OutboundBuffered() == 0 {
+		return true
+	}
+	_ = c.Flush() // on a write error gnet closes the connection: OnClose ran
+	return !cs.closed && c.OutboundBuffered() == 0
 }
 
 // maxKeptIovec bounds the buffer list a streaming connection keeps between
@@ -200,19 +217,36 @@ func (cs *connState) releaseBatch() {
 
 // awaitWritable has the write poller wake the connection when the socket
 // takes more.
-func (cs *connState) awaitWritable() {
-	cs.s.stats.streamWaits.Add(1)
-	if q := cs.gc.OutboundBuffered(); q > 0 {
-		cs.s.stats.notePeakStreamQueued(q)
+func (cs *connState) awaitWritable(k waitKind) {
+	q := cs.gc.OutboundBuffered()
+	switch k {
+	case waitStream:
+		cs.s.stats.streamWaits.Add(1)
+		if q > 0 {
+			cs.s.stats.notePeakStreamQueued(q)
+		}
+	case waitBody:
+		cs.s.stats.bodyWaits.Add(1)
+		if q > 0 {
+			cs.s.stats.noteBodyQueued(q)
+		}
 	}
-	if cs.s.wpoll == nil {
-		cs.requestClose(reasonInternal) // a server that never started
-		return
-	}
-	if err := cs.s.wpoll.arm(cs); err != nil {
-		cs.s.log.Error("streaming response cannot wait for its socket", "err", err)
+	if !cs.armWritable() {
 		cs.requestClose(reasonInternal)
 	}
+}
+
+// armWritable arms the write poller for the connection; false when it
+// cannot (a server that never started, or epoll refused), which is logged.
+func (cs *connState) armWritable() bool {
+	if cs.s.wpoll == nil {
+		return false
+	}
+	if err := cs.s.wpoll.arm(cs); err != nil {
+		cs.s.log.Error("a response cannot wait for its socket", "err", err)
+		return false
+	}
+	return true
 }
 
 // endStream ends a streaming response: the feed is closed, and so is the
