@@ -165,14 +165,8 @@ func (c *apiCall) getConfig() {
 // (null removes one); "$reset": true replaces them all. A "streams" array,
 // when present, replaces the stream list; without it streams stay.
 func (c *apiCall) putConfig() {
-	body, aerr := decodeObject(c.req.Body)
-	if aerr != nil {
-		c.fail(aerr)
-		return
-	}
-	reset, aerr := takeReset(body)
-	if aerr != nil {
-		c.fail(aerr)
+	body, reset, ok := c.editBody()
+	if !ok {
 		return
 	}
 	delete(body, "stats") // read-only, sent back by clients that edit what they read

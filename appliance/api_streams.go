@@ -274,14 +274,8 @@ func (c *apiCall) putStream() {
 	if c.refuseWhileExternal() {
 		return
 	}
-	body, aerr := decodeObject(c.req.Body)
-	if aerr != nil {
-		c.fail(aerr)
-		return
-	}
-	reset, aerr := takeReset(body)
-	if aerr != nil {
-		c.fail(aerr)
+	body, reset, ok := c.editBody()
+	if !ok {
 		return
 	}
 	for _, k := range readOnlyStreamFields {
@@ -366,6 +360,20 @@ func (c *apiCall) stopStream() {
 		return
 	}
 	c.rw.Write(http.StatusNoContent, "")
+}
+
+// editBody decodes the JSON object of a PUT and takes its "$reset"; ok is
+// false when the body was refused (answered already).
+func (c *apiCall) editBody() (body map[string]any, reset, ok bool) {
+	body, aerr := decodeObject(c.req.Body)
+	if aerr == nil {
+		reset, aerr = takeReset(body)
+	}
+	if aerr != nil {
+		c.fail(aerr)
+		return nil, false, false
+	}
+	return body, reset, true
 }
 
 // takeReset removes "$reset" from a PUT body and says whether it asked for a

@@ -40,6 +40,7 @@ func startTestNode(t *testing.T, cs ConfigSource, path string) *testNode {
 		t.Fatal(err)
 	}
 	srv := netio.NewServer(netio.Config{Listen: []string{"127.0.0.1:0"}, Logger: log}, n.router)
+	n.router.metrics.netStats = srv.Stats // as Run wires it
 	if err := srv.Start(); err != nil {
 		n.close()
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -410,29 +409,7 @@ func TestCountFDs(t *testing.T) {
 // daemon wires them.
 func metricsNode(t *testing.T, conf string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "livedge.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n, err := newNode(ConfigSource{Path: path}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := netio.NewServer(netio.Config{Listen: []string{"127.0.0.1:0"}, Logger: log}, n.router)
-	n.router.metrics.netStats = srv.Stats
-	if err := srv.Start(); err != nil {
-		n.close()
-		t.Fatal(err)
-	}
-	n.start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Stop(ctx)
-		n.close()
-	})
-	return "http://" + srv.Addrs()[0].String()
+	return newTestNode(t, conf).base
 }
 
 func scrape(t *testing.T, method, url string, header ...string) (*http.Response, []byte) {

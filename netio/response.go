@@ -138,16 +138,23 @@ func (rw *ResponseWriter) Hold() {
 // the caller may reuse nothing of them but the outer slice. A HEAD request
 // gets the headers only.
 func (rw *ResponseWriter) Write(status int, contentType string, body ...[]byte) {
-	if !validFieldValue(contentType) {
-		rw.cs.s.log.Warn("invalid Content-Type dropped", "path", rw.req.Path)
-		contentType = ""
-	}
+	contentType = rw.validContentType(contentType)
 	if rw.state.Load() == rwOpen {
 		rw.state.Store(rwDone)
 		rw.cs.respond(rw, status, contentType, body, reasonNone)
 		return
 	}
 	rw.complete(completion{status: status, contentType: contentType, body: slices.Clone(body)})
+}
+
+// validContentType is contentType, or "" (logged) when it cannot be a
+// header value.
+func (rw *ResponseWriter) validContentType(contentType string) string {
+	if validFieldValue(contentType) {
+		return contentType
+	}
+	rw.cs.s.log.Warn("invalid Content-Type dropped", "path", rw.req.Path)
+	return ""
 }
 
 // WriteShared sends a complete response with Content-Length, like Write,
@@ -171,10 +178,7 @@ func (rw *ResponseWriter) Write(status int, contentType string, body ...[]byte) 
 // is queued to the loop (the outer slice is copied, the buffers are not)
 // and written there as above.
 func (rw *ResponseWriter) WriteShared(status int, contentType string, release func(), body ...[]byte) {
-	if !validFieldValue(contentType) {
-		rw.cs.s.log.Warn("invalid Content-Type dropped", "path", rw.req.Path)
-		contentType = ""
-	}
+	contentType = rw.validContentType(contentType)
 	if rw.state.Load() == rwOpen {
 		rw.state.Store(rwDone)
 		rw.cs.startShared(rw, status, contentType, body, release)
@@ -255,10 +259,7 @@ func (rw *ResponseWriter) SendFile(status int, contentType string, f *os.File, o
 		rw.Error(500, "internal_error", "bad file body")
 		return
 	}
-	if !validFieldValue(contentType) {
-		rw.cs.s.log.Warn("invalid Content-Type dropped", "path", rw.req.Path)
-		contentType = ""
-	}
+	contentType = rw.validContentType(contentType)
 	if rw.state.Load() == rwOpen {
 		rw.state.Store(rwDone)
 		rw.cs.startFile(rw, status, contentType, f, offset, length)

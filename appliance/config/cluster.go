@@ -52,42 +52,13 @@ func formatDuration(ms int) string {
 }
 
 // bitrateUnits are decimal, as bitrates are (10G is 10^10 bit/s).
-var bitrateUnits = []struct {
-	suffix byte
-	scale  int64
-}{{'T', 1e12}, {'G', 1e9}, {'M', 1e6}, {'K', 1e3}}
+var bitrateUnits = []unit{{'T', 1e12}, {'G', 1e9}, {'M', 1e6}, {'K', 1e3}}
 
-// parseBitrate parses bit/s written "N" or N with k, M, G or T (any case).
-func parseBitrate(s string) (int64, bool) {
-	scale := int64(1)
-	if s != "" {
-		last := s[len(s)-1] &^ 0x20
-		for _, u := range bitrateUnits {
-			if last == u.suffix {
-				scale, s = u.scale, s[:len(s)-1]
-				break
-			}
-		}
-	}
-	if s == "" || len(s) > 13 {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/scale {
-		return 0, false
-	}
-	return n * scale, true
-}
+// parseBitrate parses bit/s: N, or N with k, M, G or T (any case).
+func parseBitrate(s string) (int64, bool) { return parseScaled(s, bitrateUnits) }
 
 // formatBitrate writes bit/s in the largest decimal unit that holds it.
-func formatBitrate(n int64) string {
-	for _, u := range bitrateUnits {
-		if n != 0 && n%u.scale == 0 {
-			return strconv.FormatInt(n/u.scale, 10) + string(u.suffix)
-		}
-	}
-	return strconv.FormatInt(n, 10)
-}
+func formatBitrate(n int64) string { return formatScaled(n, bitrateUnits) }
 
 // peer reads "peer HOST[:PORT];" or "peer HOST[:PORT] { public H; fetch_timeout T;
 // stale_timeout T; max_bitrate B; }".
@@ -107,11 +78,11 @@ func (p *parser) peer(st statement) *Error {
 		case "public":
 			return p.setOnce(st, &peer.Public, "peers", i, "public_payload_url")
 		case "fetch_timeout":
-			return p.number(st, &peer.FetchTimeout, fetchTimeoutRule, "peers", i, "fetch_timeout")
+			return number(p, st, &peer.FetchTimeout, fetchTimeoutRule, "peers", i, "fetch_timeout")
 		case "stale_timeout":
-			return p.number(st, &peer.StaleTimeout, staleTimeoutRule, "peers", i, "stale_timeout")
+			return number(p, st, &peer.StaleTimeout, staleTimeoutRule, "peers", i, "stale_timeout")
 		case "max_bitrate":
-			return p.size(st, &peer.MaxBitrate, bitrateRule, "peers", i, "max_bitrate")
+			return number(p, st, &peer.MaxBitrate, bitrateRule, "peers", i, "max_bitrate")
 		}
 		return p.unknown(st, "peers", i)
 	})

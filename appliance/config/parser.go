@@ -103,19 +103,19 @@ func (p *parser) file() *Error {
 		case "http":
 			err = p.http(st)
 		case "max_connections":
-			err = p.number(st, &p.cfg.MaxConnections, maxConnectionsRule, "max_connections")
+			err = number(p, st, &p.cfg.MaxConnections, maxConnectionsRule, "max_connections")
 		case "max_connections_per_ip":
 			err = p.optionalNumber(st, &p.cfg.MaxConnectionsPerIP, maxConnectionsPerIPRule, "max_connections_per_ip")
 		case "memory_pool":
-			err = p.size(st, &p.cfg.MemoryPool, memoryPoolRule, "memory_pool")
+			err = number(p, st, &p.cfg.MemoryPool, memoryPoolRule, "memory_pool")
 		case "viewer_queue_limit":
-			err = p.size(st, &p.cfg.ViewerQueueLimit, viewerQueueLimitRule, "viewer_queue_limit")
+			err = number(p, st, &p.cfg.ViewerQueueLimit, viewerQueueLimitRule, "viewer_queue_limit")
 		case "slow_viewer":
 			err = p.setOnce(st, &p.cfg.SlowViewer, "slow_viewer")
 		case "http_header_timeout":
-			err = p.number(st, &p.cfg.HTTPHeaderTimeout, httpHeaderTimeoutRule, "http_header_timeout")
+			err = number(p, st, &p.cfg.HTTPHeaderTimeout, httpHeaderTimeoutRule, "http_header_timeout")
 		case "http_idle_timeout":
-			err = p.number(st, &p.cfg.HTTPIdleTimeout, httpIdleTimeoutRule, "http_idle_timeout")
+			err = number(p, st, &p.cfg.HTTPIdleTimeout, httpIdleTimeoutRule, "http_idle_timeout")
 		case "cluster_key":
 			err = p.setOnce(st, &p.cfg.ClusterKey, "cluster_key")
 		case "config_external":
@@ -133,7 +133,7 @@ func (p *parser) file() *Error {
 		case "cluster_balance":
 			err = p.setOnce(st, &p.cfg.ClusterBalance, "cluster_balance")
 		case "max_bitrate":
-			err = p.size(st, &p.cfg.MaxBitrate, bitrateRule, "max_bitrate")
+			err = number(p, st, &p.cfg.MaxBitrate, bitrateRule, "max_bitrate")
 		case "stream":
 			err = p.stream(st)
 		default:
@@ -229,9 +229,9 @@ func (p *parser) stream(st statement) *Error {
 			}
 			s.Static = true
 		case "segment_duration":
-			return p.number(st, &s.SegmentDuration, segmentDurationRule, "streams", i, "segment_duration")
+			return number(p, st, &s.SegmentDuration, segmentDurationRule, "streams", i, "segment_duration")
 		case "segment_count":
-			return p.number(st, &s.SegmentCount, segmentCountRule, "streams", i, "segment_count")
+			return number(p, st, &s.SegmentCount, segmentCountRule, "streams", i, "segment_count")
 		case "cluster_ingest":
 			return p.clusterIngest(st, s, i)
 		default:
@@ -252,19 +252,10 @@ func (p *parser) optionalNumber(st statement, dst **int, rule intRule, path ...a
 	return nil
 }
 
-// size sets a single-valued size directive: bytes, or K, M, G, T units.
-func (p *parser) size(st statement, dst *int64, rule sizeRule, path ...any) *Error {
-	n, err := single(p, st, *dst != 0, rule.parse, path)
-	if err != nil {
-		return err
-	}
-	*dst = n
-	return nil
-}
-
-// number sets a single-valued numeric directive.
-func (p *parser) number(st statement, dst *int, rule intRule, path ...any) *Error {
-	n, err := single(p, st, *dst != 0, rule.parse, path)
+// number sets a single-valued numeric directive (a count, a duration, a
+// size or a bitrate, as its rule reads it).
+func number[T int | int64](p *parser, st statement, dst *T, r rule[T], path ...any) *Error {
+	n, err := single(p, st, *dst != 0, r.parse, path)
 	if err != nil {
 		return err
 	}
@@ -393,22 +384,25 @@ func parseDecimal(s string) (int, bool) {
 	return n, true
 }
 
+// unit is a suffix of a scaled number and its multiplier.
+type unit struct {
+	suffix byte // upper case; either case is read
+	scale  int64
+}
+
 // sizeUnits are the suffixes of sizes, largest first: binary multiples, as
 // in nginx and Flussonic ("512M" is 512 MiB).
-var sizeUnits = []struct {
-	suffix byte
-	shift  uint
-}{{'T', 40}, {'G', 30}, {'M', 20}, {'K', 10}}
+var sizeUnits = []unit{{'T', 1 << 40}, {'G', 1 << 30}, {'M', 1 << 20}, {'K', 1 << 10}}
 
-// parseSize parses a size in bytes written "N" or "N" plus one of K, M, G
-// or T (either case); N has at most 13 digits, so no product overflows.
-func parseSize(s string) (int64, bool) {
-	shift := uint(0)
+// parseScaled parses "N" or "N" plus one of units' suffixes; N has at most
+// 13 digits and no product overflows.
+func parseScaled(s string, units []unit) (int64, bool) {
+	scale := int64(1)
 	if s != "" {
 		last := s[len(s)-1] &^ 0x20 // upper case
-		for _, u := range sizeUnits {
+		for _, u := range units {
 			if last == u.suffix {
-				shift, s = u.shift, s[:len(s)-1]
+				scale, s = u.scale, s[:len(s)-1]
 				break
 			}
 		}
@@ -423,21 +417,27 @@ func parseSize(s string) (int64, bool) {
 		}
 		n = n*10 + int64(s[i]-'0')
 	}
-	if n > (1<<62)>>shift {
+	if n > (1<<62)/scale {
 		return 0, false
 	}
-	return n << shift, true
+	return n * scale, true
 }
 
-// formatSize writes n in the largest unit that holds it exactly.
-func formatSize(n int64) string {
-	for _, u := range sizeUnits {
-		if n != 0 && n%(1<<u.shift) == 0 {
-			return strconv.FormatInt(n>>u.shift, 10) + string(u.suffix)
+// formatScaled writes n in the largest of units that holds it exactly.
+func formatScaled(n int64, units []unit) string {
+	for _, u := range units {
+		if n != 0 && n%u.scale == 0 {
+			return strconv.FormatInt(n/u.scale, 10) + string(u.suffix)
 		}
 	}
 	return strconv.FormatInt(n, 10)
 }
+
+// parseSize parses a size in bytes: N, or N with K, M, G or T.
+func parseSize(s string) (int64, bool) { return parseScaled(s, sizeUnits) }
+
+// formatSize writes a size in the largest unit that holds it exactly.
+func formatSize(n int64) string { return formatScaled(n, sizeUnits) }
 
 // parseMilliseconds parses seconds written "S" or "S.FFF" (up to
 // millisecond precision) into milliseconds, without float rounding.

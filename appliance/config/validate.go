@@ -16,15 +16,21 @@ const (
 	maxValueLen      = 4096
 )
 
-// intRule is the range of a numeric setting. In the file a value is required
+// rule is the range of a numeric setting. In the file a value is required
 // to be in range; in the model 0 also stands for "default".
-type intRule struct {
+type rule[T int | int64] struct {
 	name   string
-	lo, hi int
+	lo, hi T
 	// fromFile parses the file form into the model's unit.
-	fromFile func(string) (int, bool)
+	fromFile func(string) (T, bool)
 	text     string
 }
+
+// intRule is a count or a duration; sizeRule a size in bytes or a bitrate.
+type (
+	intRule  = rule[int]
+	sizeRule = rule[int64]
+)
 
 var (
 	segmentDurationRule = intRule{"segment_duration", engine.MinSegmentDurationMs, engine.MaxSegmentDurationMs, parseMilliseconds,
@@ -41,17 +47,7 @@ var (
 	memoryPoolRule        = sizeRule{"memory_pool", 1 << 20, 1 << 40, parseSize, "a size from 1M to 1T (bytes, or a number with a K, M, G or T suffix: 512M, 1G)"}
 )
 
-// sizeRule is the range of a size in bytes; in the model 0 stands for
-// "default".
-type sizeRule struct {
-	name   string
-	lo, hi int64
-	// fromFile parses the file form.
-	fromFile func(string) (int64, bool)
-	text     string
-}
-
-func (r sizeRule) parse(s string) (int64, error) {
+func (r rule[T]) parse(s string) (T, error) {
 	n, ok := r.fromFile(s)
 	if !ok || n < r.lo || n > r.hi {
 		return 0, fmt.Errorf("%s must be %s, got %s", r.name, r.text, quoteShort(s))
@@ -59,22 +55,7 @@ func (r sizeRule) parse(s string) (int64, error) {
 	return n, nil
 }
 
-func (r sizeRule) check(n int64) error {
-	if n != 0 && (n < r.lo || n > r.hi) {
-		return fmt.Errorf("%s must be %s, got %d", r.name, r.text, n)
-	}
-	return nil
-}
-
-func (r intRule) parse(s string) (int, error) {
-	n, ok := r.fromFile(s)
-	if !ok || n < r.lo || n > r.hi {
-		return 0, fmt.Errorf("%s must be %s, got %s", r.name, r.text, quoteShort(s))
-	}
-	return n, nil
-}
-
-func (r intRule) check(n int) error {
+func (r rule[T]) check(n T) error {
 	if n != 0 && (n < r.lo || n > r.hi) {
 		return fmt.Errorf("%s must be %s, got %d", r.name, r.text, n)
 	}
@@ -82,7 +63,7 @@ func (r intRule) check(n int) error {
 }
 
 // checkOptional checks a setting whose nil is "default" and 0 a value.
-func (r intRule) checkOptional(n *int) error {
+func (r rule[T]) checkOptional(n *T) error {
 	if n != nil && (*n < r.lo || *n > r.hi) {
 		return fmt.Errorf("%s must be %s, got %d", r.name, r.text, *n)
 	}

@@ -126,37 +126,7 @@ func startServer(t *testing.T, conf string) *server {
 	if err := os.WriteFile(path, []byte(fmt.Sprintf("http 127.0.0.1:%d;\n%s", port, conf)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port), conf: path, log: &syncBuffer{}, done: make(chan error, 1)}
-	s.cmd = exec.Command(binPath, "-c", path)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	s.cmd.Env = cleanEnv()
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.done <- s.cmd.Wait() }()
-	t.Cleanup(func() {
-		s.stop()
-		if t.Failed() {
-			t.Logf("livedge log:\n%s", s.log.String())
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-			return s
-		}
-		select {
-		case err := <-s.done:
-			t.Fatalf("livedge exited at start: %v\n%s", err, s.log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("livedge not listening:\n%s", s.log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return startServerFile(t, path, fmt.Sprintf("http://127.0.0.1:%d", port))
 }
 
 // cleanEnv drops STREAMER_* so the developer's environment cannot change a test.
