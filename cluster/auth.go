@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -56,30 +57,29 @@ func Verify(key, authorization string, now time.Time) error {
 	if skew := now.Unix() - ts; skew > int64(MaxClockSkew/time.Second) || skew < -int64(MaxClockSkew/time.Second) {
 		return fmt.Errorf("timestamp is %d s off this server's clock (more than %d s): check the clocks", skew, int64(MaxClockSkew/time.Second))
 	}
-	digest, err := hex.DecodeString(digestHex)
-	if err != nil || len(digest) != sha1.Size {
+	// Decoded into an array: Verify runs on the event loop for every poll.
+	var digest [sha1.Size]byte
+	if len(digestHex) != hex.EncodedLen(sha1.Size) {
+		return errors.New("digest is not 40 hex digits")
+	}
+	if _, err := hex.Decode(digest[:], []byte(digestHex)); err != nil {
 		return errors.New("digest is not 40 hex digits")
 	}
 	want := sha1.Sum([]byte(tsText + ":" + key))
-	if subtle.ConstantTimeCompare(digest, want[:]) != 1 {
+	if subtle.ConstantTimeCompare(digest[:], want[:]) != 1 {
 		return errors.New("wrong cluster_key")
 	}
 	return nil
 }
 
-// parseUnixSeconds reads 1 to 19 decimal digits, no sign.
+// parseUnixSeconds reads 1 to 19 decimal digits, no sign, within int64.
 func parseUnixSeconds(s string) (int64, error) {
-	if s == "" || len(s) > 19 {
-		return 0, errors.New("timestamp must be 1 to 19 decimal digits")
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, errors.New("timestamp must be 1 to 19 decimal digits")
-		}
-	}
-	ts, err := strconv.ParseInt(s, 10, 64)
+	n, err := parseDecimal(s, 19)
 	if err != nil {
+		return 0, fmt.Errorf("timestamp: %w", err)
+	}
+	if n > math.MaxInt64 {
 		return 0, errors.New("timestamp out of range")
 	}
-	return ts, nil
+	return int64(n), nil
 }

@@ -249,13 +249,7 @@ func TestSnapshotOwnerMatchesIngestOwner(t *testing.T) {
 			names = append(names, name)
 			s.peers = append(s.peers, livePeer{name: name})
 		}
-		slices.Sort(names)
-		for _, name := range names {
-			s.live = append(s.live, name)
-			s.liveKeys = append(s.liveKeys, serverKey(name))
-			idx := slices.IndexFunc(s.peers, func(p livePeer) bool { return p.name == name })
-			s.livePeer = append(s.livePeer, idx)
-		}
+		s.indexLive()
 		for i := range 100 {
 			stream, captureAt := fmt.Sprintf("tv%d", i), ""
 			if i%5 == 0 {
@@ -287,7 +281,7 @@ func TestPeersSelfAndConflict(t *testing.T) {
 	if states["10.0.0.2"] != "self" || states["10.0.0.3"] != "live" || states["10.0.0.4"] != "conflict" {
 		t.Fatalf("states %v", states)
 	}
-	if got := n.snap.Load().live; !slices.Equal(got, []string{"a", "c"}) {
+	if got := liveNames(n.snap.Load()); !slices.Equal(got, []string{"a", "c"}) {
 		t.Errorf("live servers %v", got)
 	}
 	ps := peerState(n, "10.0.0.3")

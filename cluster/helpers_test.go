@@ -105,3 +105,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// liveNames are the names of a snapshot's live servers, in its order.
+func liveNames(s *snapshot) []string {
+	names := make([]string, 0, len(s.live))
+	for _, l := range s.live {
+		names = append(names, l.name)
+	}
+	return names
+}

@@ -66,7 +66,7 @@ func parseLoad(v string) (load perf.Load, maxBitrateKbit uint64, err error) {
 			return perf.Load{}, 0, fmt.Errorf("%s: %s repeated", LoadHeader, key)
 		}
 		*seen = true
-		n, err := parseDecimal(value)
+		n, err := parseDecimal(value, 20)
 		if err != nil {
 			return perf.Load{}, 0, fmt.Errorf("%s: %s: %w", LoadHeader, key, err)
 		}
@@ -88,10 +88,11 @@ func parseLoad(v string) (load perf.Load, maxBitrateKbit uint64, err error) {
 	return load, maxBitrateKbit, nil
 }
 
-// parseDecimal reads 1 to 20 decimal digits into a uint64.
-func parseDecimal(s string) (uint64, error) {
-	if s == "" || len(s) > 20 {
-		return 0, errors.New("want 1 to 20 decimal digits")
+// parseDecimal reads 1 to maxDigits decimal digits (at most 20, the width
+// of 2^64-1), no sign, into a uint64.
+func parseDecimal(s string, maxDigits int) (uint64, error) {
+	if s == "" || len(s) > maxDigits {
+		return 0, fmt.Errorf("want 1 to %d decimal digits", maxDigits)
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {

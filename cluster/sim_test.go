@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -155,8 +156,9 @@ func (c *simCluster) step() {
 		if !s.up {
 			continue
 		}
-		for host, due := range s.nextPoll {
-			if !now.Before(due) {
+		// In host order, not map order: the run replays exactly from its seed.
+		for _, host := range slices.Sorted(maps.Keys(s.nextPoll)) {
+			if due := s.nextPoll[host]; !now.Before(due) {
 				s.node.pollOnce(context.Background(), peerAt(c.t, s.node, host))
 				s.nextPoll[host] = due.Add(simFetch)
 			}
@@ -243,7 +245,7 @@ func (c *simCluster) checkQuiet() {
 		}
 		slices.Sort(names)
 		for _, s := range members {
-			if got := s.node.snap.Load().live; !slices.Equal(got, names) {
+			if got := liveNames(s.node.snap.Load()); !slices.Equal(got, names) {
 				c.t.Fatalf("group %d: %s sees %v live, want %v", group, s.name, got, names)
 			}
 		}
@@ -346,13 +348,20 @@ func TestSimulationWrongKeyServer(t *testing.T) {
 	}
 	bad.node.Update(cfg)
 	c.unbounded = true // the wrong-key server captures everything on its own
-	c.run(simStale + 2*simFetch)
-	for _, s := range c.servers[:2] {
-		if st := peerState(s.node, bad.host); st.State != stateForbidden {
-			t.Errorf("%s sees the wrong-key server as %q", s.name, st.State)
-		}
-		if d := s.node.Decide(req("cam0000")); d.Verdict == Redirect && d.Peer == bad.name {
-			t.Errorf("%s redirects to the wrong-key server", s.name)
+	// The group's next poll of it (within a poll period) gets a 403; from
+	// then on, at every step, it is neither live nor a redirect target.
+	c.run(simFetch)
+	for end := c.clock.now().Add(simStale + simFetch); c.clock.now().Before(end); {
+		c.step()
+		for _, s := range c.servers[:2] {
+			if st := peerState(s.node, bad.host); st.State != stateForbidden {
+				t.Fatalf("%s sees the wrong-key server as %q", s.name, st.State)
+			}
+			for _, st := range c.streams {
+				if d := s.node.Decide(req(st.name)); d.Verdict == Redirect && d.Peer == bad.name {
+					t.Fatalf("%s redirects %s to the wrong-key server", s.name, st.name)
+				}
+			}
 		}
 	}
 	if resp := bad.node.ServeTable(Sign("k", c.clock.now()), "", c.clock.now()); resp.Status != http.StatusForbidden {

@@ -17,14 +17,19 @@ type snapshot struct {
 	mode Mode
 	// alone: no key or no peers; every decision is local.
 	alone, settled bool
-	// live names the live servers, this one included, sorted; liveKeys are
-	// their rendezvous keys, livePeer their index in peers (ownerSelf for
-	// this server).
-	live     []string
-	liveKeys []uint64
-	livePeer []int
+	// live are the live servers, this one included, sorted by name.
+	live []liveServer
 	// peers are the live peers, the only redirect targets.
 	peers []livePeer
+}
+
+// liveServer is a live server as ownership sees it.
+type liveServer struct {
+	name string
+	// key is its rendezvous key, computed once per snapshot.
+	key uint64
+	// peer is its index in snapshot.peers (ownerSelf for this server).
+	peer int
 }
 
 // ownerSelf is the owner index of this server.
@@ -82,27 +87,22 @@ func (n *Node) publishLocked() bool {
 	}
 	s.mode = effectiveMode(cfg.Balance, cfg.MaxBitrateKbit, s.peers)
 
-	order := make([]int, 0, 1+len(s.peers))
-	order = append(order, ownerSelf)
-	for i := range s.peers {
-		order = append(order, i)
-	}
-	nameOf := func(i int) string {
-		if i == ownerSelf {
-			return s.self
-		}
-		return s.peers[i].name
-	}
-	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(nameOf(a), nameOf(b)) })
-	for _, i := range order {
-		s.live = append(s.live, nameOf(i))
-		s.liveKeys = append(s.liveKeys, serverKey(nameOf(i)))
-		s.livePeer = append(s.livePeer, i)
-	}
+	s.indexLive()
 
 	prev := n.snap.Load()
 	n.snap.Store(s)
-	return prev == nil || prev.settled != s.settled || prev.alone != s.alone || !slices.Equal(prev.live, s.live)
+	return prev == nil || prev.settled != s.settled || prev.alone != s.alone ||
+		!slices.EqualFunc(prev.live, s.live, func(a, b liveServer) bool { return a.name == b.name })
+}
+
+// indexLive lists this server and the live peers in s.live.
+func (s *snapshot) indexLive() {
+	s.live = make([]liveServer, 0, 1+len(s.peers))
+	s.live = append(s.live, liveServer{name: s.self, key: serverKey(s.self), peer: ownerSelf})
+	for i := range s.peers {
+		s.live = append(s.live, liveServer{name: s.peers[i].name, key: serverKey(s.peers[i].name), peer: i})
+	}
+	slices.SortFunc(s.live, func(a, b liveServer) int { return cmp.Compare(a.name, b.name) })
 }
 
 // effectiveMode resolves the balancing mode: the configured one, else usage
@@ -143,12 +143,12 @@ func (s *snapshot) ingestOwner(stream, captureAt string) (owner int, known bool)
 		return 0, false
 	}
 	sk := streamKey(stream)
-	best, bestScore := 0, rendezvousScore(sk, s.liveKeys[0])
+	best, bestScore := 0, rendezvousScore(sk, s.live[0].key)
 	for i := 1; i < len(s.live); i++ {
-		score := rendezvousScore(sk, s.liveKeys[i])
-		if score > bestScore || score == bestScore && s.live[i] < s.live[best] {
+		score := rendezvousScore(sk, s.live[i].key)
+		if score > bestScore || score == bestScore && s.live[i].name < s.live[best].name {
 			best, bestScore = i, score
 		}
 	}
-	return s.livePeer[best], true
+	return s.live[best].peer, true
 }

@@ -21,20 +21,20 @@ const (
 
 // Numeric ranges; 0 stands for "default" as in engine.StreamConfig.
 var (
-	segmentDurationRule = intRule{"segment_duration", engine.MinSegmentDurationMs, engine.MaxSegmentDurationMs, "1000 to 60000 (ms)"}
-	segmentCountRule    = intRule{"segment_count", engine.MinSegmentCount, engine.MaxSegmentCount, "1 to 100"}
-	sourceTimeoutRule   = intRule{"source_timeout", engine.MinSourceTimeoutSec, engine.MaxSourceTimeoutSec, "1 to 3600 (seconds)"}
+	segmentDurationRule = intRule{"segment_duration", engine.MinSegmentDurationMs, engine.MaxSegmentDurationMs, " (ms)"}
+	segmentCountRule    = intRule{"segment_count", engine.MinSegmentCount, engine.MaxSegmentCount, ""}
+	sourceTimeoutRule   = intRule{"source_timeout", engine.MinSourceTimeoutSec, engine.MaxSourceTimeoutSec, " (seconds)"}
 )
 
 type intRule struct {
 	name   string
 	lo, hi int
-	text   string
+	unit   string
 }
 
 func (r intRule) check(n int) error {
 	if n != 0 && (n < r.lo || n > r.hi) {
-		return fmt.Errorf("%s must be %s, got %d", r.name, r.text, n)
+		return fmt.Errorf("%s must be %d to %d%s, got %d", r.name, r.lo, r.hi, r.unit, n)
 	}
 	return nil
 }

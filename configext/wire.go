@@ -77,33 +77,10 @@ func parsePage(body []byte) (page, error) {
 	// One pass over the body serves the common case, where every stream
 	// decodes; a stream of the wrong shape sends us to decoding them one by
 	// one, to skip it alone.
-	var fast struct {
-		Streams []wireStream    `json:"streams"`
-		Next    json.RawMessage `json:"next"`
-	}
-	err := decodeObject(body, &fast)
-	if err == nil {
-		if fast.Streams == nil {
-			return page{}, errors.New(`no "streams" array in the response`)
-		}
-		next, err := parseCursor(fast.Next)
-		if err != nil {
-			return page{}, err
-		}
-		p := page{next: next, entries: make([]entry, 0, len(fast.Streams))}
-		for i := range fast.Streams {
-			e, err := makeEntry(&fast.Streams[i])
-			if err != nil {
-				p.rejected = append(p.rejected, fmt.Errorf("streams[%d]: %w", i, err))
-				continue
-			}
-			p.entries = append(p.entries, e)
-		}
-		return p, nil
-	}
+	p, err := decodePage(body, makeEntry)
 	var te *json.UnmarshalTypeError
-	if !errors.As(err, &te) {
-		return page{}, err
+	if err == nil || !errors.As(err, &te) {
+		return p, err
 	}
 	return parsePageByStream(body)
 }
@@ -111,9 +88,15 @@ func parsePage(body []byte) (page, error) {
 // parsePageByStream decodes each stream on its own, so that one of the
 // wrong shape is skipped alone.
 func parsePageByStream(body []byte) (page, error) {
+	return decodePage(body, func(raw *json.RawMessage) (entry, error) { return parseStream(*raw) })
+}
+
+// decodePage decodes the envelope of a page with its streams as S, and
+// makes each stream an entry with makeOne.
+func decodePage[S any](body []byte, makeOne func(*S) (entry, error)) (page, error) {
 	var env struct {
-		Streams []json.RawMessage `json:"streams"`
-		Next    json.RawMessage   `json:"next"`
+		Streams []S             `json:"streams"`
+		Next    json.RawMessage `json:"next"`
 	}
 	if err := decodeObject(body, &env); err != nil {
 		return page{}, err
@@ -126,8 +109,8 @@ func parsePageByStream(body []byte) (page, error) {
 		return page{}, err
 	}
 	p := page{next: next, entries: make([]entry, 0, len(env.Streams))}
-	for i, raw := range env.Streams {
-		e, err := parseStream(raw)
+	for i := range env.Streams {
+		e, err := makeOne(&env.Streams[i])
 		if err != nil {
 			p.rejected = append(p.rejected, fmt.Errorf("streams[%d]: %w", i, err))
 			continue

@@ -230,7 +230,8 @@ func (t *timelineSink) writeFrame(gen uint64, f *Frame) {
 			return // audio can lose a frame unnoticed
 		}
 		// Video cannot (later frames refer to it): move the whole timeline
-		// forward by less than a frame instead.
+		// forward instead, so that this frame comes one frame step after
+		// the previous one (by at most jumpBack plus a frame).
 		shift := t.lastDTS[f.Track] + max(last, 1) - f.DTS
 		t.offset += shift
 		f.DTS += shift

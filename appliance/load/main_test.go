@@ -94,30 +94,33 @@ func TestTextSummary(t *testing.T) {
 	}
 }
 
-func TestHalfSpeedHLSStalls(t *testing.T) {
+// TestHalfSpeedStalls: a stream delivered at half speed makes every protocol
+// report stalls, stalled viewers and exit 1, and no errors: slow is not broken.
+func TestHalfSpeedStalls(t *testing.T) {
 	t.Parallel()
-	h := &hlsServer{start: time.Now(), extinf: time.Second, every: 2 * time.Second, initial: 1, window: 4}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	code, s, stderr := runMain(t, "-c", "5", "-d", "4s", "-json", srv.URL+"/live/mono.m3u8")
-	if code != 1 || s.Stalls == 0 || s.StalledViewers == 0 || s.OK {
-		t.Fatalf("exit %d, summary %+v\nstderr:\n%s", code, s, stderr)
-	}
-	if s.Errors != 0 {
-		t.Errorf("slow stream reported errors: %+v\n%s", s, stderr)
-	}
-}
-
-func TestHalfSpeedTSStalls(t *testing.T) {
-	t.Parallel()
-	srv := httptest.NewServer(tsHandler(0.5, 0, 7))
-	t.Cleanup(srv.Close)
-	code, s, stderr := runMain(t, "-c", "5", "-d", "7s", "-json", srv.URL+"/live/mpegts")
-	if code != 1 || s.Stalls == 0 || s.StalledViewers == 0 || s.OK {
-		t.Fatalf("exit %d, summary %+v\nstderr:\n%s", code, s, stderr)
-	}
-	if s.Errors != 0 {
-		t.Errorf("slow stream reported errors: %+v\n%s", s, stderr)
+	for _, tc := range []struct {
+		name, duration, path string
+		// handler is made when the subtest runs: the HLS server's clock
+		// starts with it, not while the subtest waits for a parallel slot.
+		handler func() http.Handler
+	}{
+		{"hls", "4s", "/live/mono.m3u8", func() http.Handler {
+			return &hlsServer{start: time.Now(), extinf: time.Second, every: 2 * time.Second, initial: 1, window: 4}
+		}},
+		{"ts", "7s", "/live/mpegts", func() http.Handler { return tsHandler(0.5, 0, 7) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(tc.handler())
+			t.Cleanup(srv.Close)
+			code, s, stderr := runMain(t, "-c", "5", "-d", tc.duration, "-json", srv.URL+tc.path)
+			if code != 1 || s.Stalls == 0 || s.StalledViewers == 0 || s.OK {
+				t.Fatalf("exit %d, summary %+v\nstderr:\n%s", code, s, stderr)
+			}
+			if s.Errors != 0 {
+				t.Errorf("slow stream reported errors: %+v\n%s", s, stderr)
+			}
+		})
 	}
 }
 

@@ -1,10 +1,10 @@
 package hls
 
 import (
-	"log/slog"
 	"sync/atomic"
 	"time"
 
+	"github.com/livedge/livedge/proto/internal/recycle"
 	"github.com/livedge/livedge/proto/mpegts"
 )
 
@@ -80,12 +80,7 @@ func (s *snapshot) tryAcquire() bool {
 }
 
 func (s *snapshot) release() {
-	n := s.refs.Add(-1)
-	if n > 0 {
-		return
-	}
-	if n < 0 {
-		slog.Error("hls: playlist snapshot released more often than acquired")
+	if !recycle.LastRef(&s.refs, "hls: playlist snapshot") {
 		return
 	}
 	for i, seg := range s.segments {
@@ -93,19 +88,11 @@ func (s *snapshot) release() {
 		s.segments[i] = nil
 	}
 	s.segments = s.segments[:0]
-	p := s.p
-	p.freeMu.Lock()
-	p.freeSnaps = append(p.freeSnaps, s)
-	p.freeMu.Unlock()
+	s.p.freeSnaps.Put(s)
 }
 
 func (s *segment) release() {
-	n := s.refs.Add(-1)
-	if n > 0 {
-		return
-	}
-	if n < 0 {
-		slog.Error("hls: segment released more often than acquired")
+	if !recycle.LastRef(&s.refs, "hls: segment") {
 		return
 	}
 	for i, ch := range s.chunks {
@@ -113,22 +100,12 @@ func (s *segment) release() {
 		s.chunks[i] = nil
 	}
 	s.chunks = s.chunks[:0]
-	p := s.p
-	p.freeMu.Lock()
-	p.freeSegs = append(p.freeSegs, s)
-	p.freeMu.Unlock()
+	s.p.freeSegs.Put(s)
 }
 
 // newSegment returns an empty segment with the writer's reference.
 func (p *Packager) newSegment() *segment {
-	var s *segment
-	p.freeMu.Lock()
-	if n := len(p.freeSegs); n > 0 {
-		s = p.freeSegs[n-1]
-		p.freeSegs[n-1] = nil
-		p.freeSegs = p.freeSegs[:n-1]
-	}
-	p.freeMu.Unlock()
+	s := p.freeSegs.Get()
 	if s == nil {
 		s = &segment{p: p}
 	}
@@ -140,16 +117,8 @@ func (p *Packager) newSegment() *segment {
 // newSnapshot returns an empty snapshot with no references: invisible to
 // readers until filled, counted and published.
 func (p *Packager) newSnapshot() *snapshot {
-	var s *snapshot
-	p.freeMu.Lock()
-	if n := len(p.freeSnaps); n > 0 {
-		s = p.freeSnaps[n-1]
-		p.freeSnaps[n-1] = nil
-		p.freeSnaps = p.freeSnaps[:n-1]
+	if s := p.freeSnaps.Get(); s != nil {
+		return s
 	}
-	p.freeMu.Unlock()
-	if s == nil {
-		s = &snapshot{p: p}
-	}
-	return s
+	return &snapshot{p: p}
 }

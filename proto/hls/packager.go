@@ -2,11 +2,11 @@ package hls
 
 import (
 	"bytes"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/livedge/livedge/engine"
+	"github.com/livedge/livedge/proto/internal/recycle"
 	"github.com/livedge/livedge/proto/mpegts"
 )
 
@@ -49,9 +49,8 @@ type Packager struct {
 	closed         bool
 
 	// Recycled objects, put back by whichever goroutine released them last.
-	freeMu    sync.Mutex
-	freeSegs  []*segment
-	freeSnaps []*snapshot
+	freeSegs  recycle.FreeList[segment]
+	freeSnaps recycle.FreeList[snapshot]
 }
 
 // New makes the HLS packager of a stream and subscribes it to the stream's

@@ -131,6 +131,34 @@ func TestStalledViewerResynced(t *testing.T) {
 	}
 }
 
+// TestLagsCountedWithinWindow: only lagLimit lags within lagWindow drop a
+// viewer under PolicyResync; lags spread wider are resyncs each time.
+func TestLagsCountedWithinWindow(t *testing.T) {
+	p := newPolicyTest(t, 256, Options{})
+	clock := time.Unix(1000, 0)
+	p.hub.now = func() time.Time { return clock }
+	p.frames(6)
+	a := &onTime{v: p.viewer()}
+	slow := p.viewer()
+	slow.Next(nil)
+	lag := func(after time.Duration) {
+		clock = clock.Add(after)
+		p.feed(50, a) // two GOPs: over the limit
+		slow.Next(nil)
+	}
+	lag(0)
+	lag(6 * time.Second)
+	lag(6 * time.Second) // the third lag, 12 s after the first
+	if st := p.hub.Stats(); st.Resyncs != 3 || st.Dropped != 0 || slow.Ended() {
+		t.Fatalf("three lags over 12 s: stats %+v, ended %v", st, slow.Ended())
+	}
+	lag(time.Second) // the third within 7 s
+	if st := p.hub.Stats(); st.Resyncs != 3 || st.Dropped != 1 || !slow.Dropped() {
+		t.Fatalf("three lags within 7 s: stats %+v, dropped %v", st, slow.Dropped())
+	}
+	p.checkOnTime(t, a)
+}
+
 func TestStalledViewerDropped(t *testing.T) {
 	p := newPolicyTest(t, 256, Options{Policy: PolicyDrop})
 	p.frames(6) // the first chunk is out

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/livedge/livedge/engine"
+	"github.com/livedge/livedge/proto/internal/recycle"
 )
 
 // Chunk is a run of TS packets of one stream, published once and shared
@@ -116,8 +117,7 @@ type Chunker struct {
 	newestKey atomic.Uint64 // Pos of the newest key chunk, plus one (0: none)
 
 	// Recycled Chunks, put back by whichever goroutine released them last.
-	freeMu     sync.Mutex
-	freeChunks []*Chunk
+	freeChunks recycle.FreeList[Chunk]
 
 	subsMu sync.Mutex
 	subs   atomic.Pointer[[]*chunkSubscriber]

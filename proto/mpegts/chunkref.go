@@ -59,22 +59,13 @@ func (ch *Chunk) recycle() {
 	if s != nil {
 		s.release()
 	}
-	c.freeMu.Lock()
-	c.freeChunks = append(c.freeChunks, ch)
-	c.freeMu.Unlock()
+	c.freeChunks.Put(ch)
 }
 
 // newChunk returns a Chunk with no references and n bytes of Data carved
 // from the slab being filled (a new slab when it is full). Writer only.
 func (c *Chunker) newChunk(n int) *Chunk {
-	var ch *Chunk
-	c.freeMu.Lock()
-	if k := len(c.freeChunks); k > 0 {
-		ch = c.freeChunks[k-1]
-		c.freeChunks[k-1] = nil
-		c.freeChunks = c.freeChunks[:k-1]
-	}
-	c.freeMu.Unlock()
+	ch := c.freeChunks.Get()
 	if ch == nil {
 		ch = &Chunk{owner: c}
 	}

@@ -3,16 +3,10 @@ package mpegts
 import (
 	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
-
-	mcmpegts "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
-
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 
 	"github.com/livedge/livedge/engine"
 )
@@ -106,61 +100,6 @@ func demuxTestFFmpeg(t testing.TB, args ...string) []byte {
 func demuxTestClipArgs(seconds string) []string {
 	return []string{"-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-f", "lavfi", "-i", "sine",
 		"-t", seconds, "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "25", "-c:a", "aac"}
-}
-
-// demuxTestNALU makes a NAL unit of a type with a payload free of start
-// code emulation.
-func demuxTestNALU(header byte, size int, rng *rand.Rand) []byte {
-	b := make([]byte, size)
-	b[0] = header
-	for i := 1; i < size; i++ {
-		b[i] = byte(0x10 + rng.IntN(0xe0))
-	}
-	return b
-}
-
-// demuxTestSynth writes frames video frames at 25 fps (H.264, IDR every 25)
-// and the matching AAC frames at 48 kHz through mediacommon's writer,
-// starting at PTS start (33-bit).
-func demuxTestSynth(frames int, start int64, seed uint64) []byte {
-	rng := rand.New(rand.NewPCG(seed, 1))
-	video := &mcmpegts.Track{PID: 256, Codec: &codecs.H264{}}
-	audio := &mcmpegts.Track{PID: 257, Codec: &codecs.MPEG4Audio{Config: mpeg4audio.AudioSpecificConfig{
-		Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelConfig: 2,
-	}}}
-	var buf bytes.Buffer
-	w := &mcmpegts.Writer{W: &buf, Tracks: []*mcmpegts.Track{video, audio}}
-	if err := w.Initialize(); err != nil {
-		panic(err)
-	}
-	const aacDur = 1024 * 90000 / 48000.0
-	nextAudio := 0
-	for i := range frames {
-		dts := start + int64(i)*3600
-		var au [][]byte
-		if i%25 == 0 {
-			au = [][]byte{demuxTestNALU(0x67, 12, rng), demuxTestNALU(0x68, 4, rng), demuxTestNALU(0x65, 3000, rng)}
-		} else {
-			au = [][]byte{demuxTestNALU(0x41, 400+rng.IntN(800), rng)}
-		}
-		if err := w.WriteH264(video, (dts+3600)&(demuxWrap-1), dts&(demuxWrap-1), au); err != nil {
-			panic(err)
-		}
-		// Audio up to the end of this video frame, 4 AUs per PES at most.
-		end := float64(i+1) * 3600
-		for float64(nextAudio)*aacDur < end {
-			var aus [][]byte
-			pts := start + int64(float64(nextAudio)*aacDur)
-			for len(aus) < 4 && float64(nextAudio)*aacDur < end {
-				aus = append(aus, demuxTestNALU(0x21, 100+rng.IntN(200), rng))
-				nextAudio++
-			}
-			if err := w.WriteMPEG4Audio(audio, pts&(demuxWrap-1), aus); err != nil {
-				panic(err)
-			}
-		}
-	}
-	return buf.Bytes()
 }
 
 // demuxTestMux writes hand-made TS for cases a real muxer does not produce.

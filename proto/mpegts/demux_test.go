@@ -16,6 +16,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 
 	"github.com/livedge/livedge/engine"
+	"github.com/livedge/livedge/proto/internal/tsclip"
 )
 
 var demuxTestLog = slog.New(slog.DiscardHandler)
@@ -159,7 +160,7 @@ func TestDemuxFFmpegH265(t *testing.T) {
 }
 
 func TestDemuxSynthetic(t *testing.T) {
-	sink := demuxTestRun(t, demuxTestSynth(100, 900000, 1), 1316)
+	sink := demuxTestRun(t, tsclip.Synth(100, 900000, 1), 1316)
 	if got := sink.count(engine.CodecH264); got != 100 {
 		t.Errorf("%d video frames, want 100", got)
 	}
@@ -178,7 +179,7 @@ func TestDemuxSynthetic(t *testing.T) {
 // datagrams, truncated datagrams and corrupted bytes in between, as a bad
 // UDP link would: the demuxer must keep going and deliver the clean part.
 func TestDemuxGarbageInterleaved(t *testing.T) {
-	clean := demuxTestSynth(250, 0, 2)
+	clean := tsclip.Synth(250, 0, 2)
 	want := demuxTestRun(t, clean, 1316)
 
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -233,7 +234,7 @@ func TestDemuxGarbageInterleaved(t *testing.T) {
 
 func TestDemuxTimestampWrap(t *testing.T) {
 	start := int64(demuxWrap - 2*engine.Timescale)
-	sink := demuxTestRun(t, demuxTestSynth(100, start, 5), 1316)
+	sink := demuxTestRun(t, tsclip.Synth(100, start, 5), 1316)
 	if got := sink.count(engine.CodecH264); got != 100 {
 		t.Fatalf("%d video frames, want 100", got)
 	}
@@ -254,7 +255,7 @@ func TestDemuxTimestampWrap(t *testing.T) {
 
 // TestDemuxPMTChange: the source restarts with other PIDs and timestamps.
 func TestDemuxPMTChange(t *testing.T) {
-	first := demuxTestSynth(50, 90000, 6)
+	first := tsclip.Synth(50, 90000, 6)
 	var second demuxTestMux
 	second.pat(1, 0x1000)
 	second.pmt(1, 0x1000, demuxStreamTypeH264, 0x200)
@@ -264,7 +265,7 @@ func TestDemuxPMTChange(t *testing.T) {
 		if i == 0 {
 			nalus = []byte{0x65}
 		}
-		second.pes(0x200, 0xe0, int64(i)*3600, -1, demuxTestAnnexB(append(nalus, demuxTestNALU(0x10, 50, rng)...)), false)
+		second.pes(0x200, 0xe0, int64(i)*3600, -1, demuxTestAnnexB(append(nalus, tsclip.NALU(0x10, 50, rng)...)), false)
 	}
 	sink := demuxTestRun(t, append(bytes.Clone(first), second.out...), 1316)
 	if len(sink.tracks) != 2 || len(sink.tracks[1]) != 1 || sink.tracks[1][0].Codec != engine.CodecH264 {
@@ -322,7 +323,7 @@ func TestDemuxSilentAudio(t *testing.T) {
 		if i%25 == 0 {
 			typ = 0x65
 		}
-		m.pes(0x100, 0xe0, int64(i)*3600, -1, demuxTestAnnexB(demuxTestNALU(typ, 80, rng)), false)
+		m.pes(0x100, 0xe0, int64(i)*3600, -1, demuxTestAnnexB(tsclip.NALU(typ, 80, rng)), false)
 		if i == 80 { // the audio finally speaks
 			m.pes(0x101, 0xc0, int64(i)*3600, -1, demuxTestADTS([]byte{1, 2, 3}), true)
 		}
@@ -383,7 +384,7 @@ func TestDemuxSplitAccessUnit(t *testing.T) {
 	m.pat(1, 0x1000)
 	m.pmt(1, 0x1000, demuxStreamTypeH264, 0x100)
 	rng := rand.New(rand.NewPCG(9, 9))
-	sps, pps, idr := demuxTestNALU(0x67, 10, rng), demuxTestNALU(0x68, 4, rng), demuxTestNALU(0x65, 5000, rng)
+	sps, pps, idr := tsclip.NALU(0x67, 10, rng), tsclip.NALU(0x68, 4, rng), tsclip.NALU(0x65, 5000, rng)
 	au := demuxTestAnnexB(sps, pps, idr)
 	m.pes(0x100, 0xe0, 7200, 3600, au[:2000], true)
 	m.pes(0x100, 0xe0, -1, -1, au[2000:4000], true)
@@ -445,7 +446,7 @@ func TestDemuxClockUnwrap(t *testing.T) {
 func TestDemuxContextCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := NewDemuxer(&demuxTestSink{}, demuxTestLog).Run(ctx, bytes.NewReader(demuxTestSynth(10, 0, 1)))
+	err := NewDemuxer(&demuxTestSink{}, demuxTestLog).Run(ctx, bytes.NewReader(tsclip.Synth(10, 0, 1)))
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Run: %v, want context.Canceled", err)
 	}
@@ -455,7 +456,7 @@ func TestDemuxContextCancel(t *testing.T) {
 // 25 fps video with audio) repeats b.N times. Frames are allocated for the
 // sink to own: 3 allocations per frame are expected, nothing per packet.
 func BenchmarkDemux(b *testing.B) {
-	clip := demuxTestSynth(250, 0, 9)
+	clip := tsclip.Synth(250, 0, 9)
 	d := NewDemuxer(demuxDiscardSink{}, demuxTestLog)
 	r := &demuxLoopReader{clip: clip}
 	// Warm up: buffers reach their working size.

@@ -1,9 +1,9 @@
 package mpegts
 
 import (
-	"log/slog"
-	"sync"
 	"sync/atomic"
+
+	"github.com/livedge/livedge/proto/internal/recycle"
 )
 
 // Pool defaults.
@@ -33,10 +33,8 @@ const (
 // A Pool is safe for concurrent use by any number of streams.
 type Pool struct {
 	slabSize int
-	slabs    []slab // the preallocated ones
-
-	mu   sync.Mutex
-	free []*slab // LIFO: the most recently used (already resident) slab first
+	slabs    []slab                 // the preallocated ones
+	free     recycle.FreeList[slab] // the most recently used (already resident) slab first
 
 	inUse         atomic.Int64
 	heapInUse     atomic.Int64
@@ -79,14 +77,14 @@ func NewPool(size int64, slabSize int) *Pool {
 		slabSize = DefaultSlabSize
 	}
 	n := int(size / int64(slabSize))
-	p := &Pool{slabSize: slabSize, slabs: make([]slab, n), free: make([]*slab, n)}
+	p := &Pool{slabSize: slabSize, slabs: make([]slab, n)}
 	mem := make([]byte, n*slabSize)
-	for i := range p.slabs {
+	// Pushed in reverse so that the first slabs go out first.
+	for i := n - 1; i >= 0; i-- {
 		s := &p.slabs[i]
 		s.pool = p
 		s.buf = mem[i*slabSize : (i+1)*slabSize : (i+1)*slabSize]
-		// Pushed in reverse so that the first slabs go out first.
-		p.free[n-1-i] = s
+		p.free.Put(s)
 	}
 	return p
 }
@@ -123,14 +121,7 @@ func (p *Pool) get() *slab {
 		s.refs.Store(1)
 		return s
 	}
-	p.mu.Lock()
-	var s *slab
-	if n := len(p.free); n > 0 {
-		s = p.free[n-1]
-		p.free[n-1] = nil
-		p.free = p.free[:n-1]
-	}
-	p.mu.Unlock()
+	s := p.free.Get()
 	if s == nil {
 		p.heapFallbacks.Add(1)
 		p.heapInUse.Add(1)
@@ -159,14 +150,7 @@ func (s *slab) retain() { s.refs.Add(1) }
 // release drops a reference; the last one returns the slab to its pool (or
 // leaves a heap slab to the garbage collector).
 func (s *slab) release() {
-	n := s.refs.Add(-1)
-	if n > 0 {
-		return
-	}
-	if n < 0 {
-		// A bug: someone released a reference it did not hold, and the
-		// slab may have been reused under a reader. Leave it out of the pool.
-		slog.Error("mpegts: slab released more often than retained")
+	if !recycle.LastRef(&s.refs, "mpegts: slab") {
 		return
 	}
 	p := s.pool
@@ -178,7 +162,5 @@ func (s *slab) release() {
 		return
 	}
 	p.inUse.Add(-1)
-	p.mu.Lock()
-	p.free = append(p.free, s)
-	p.mu.Unlock()
+	p.free.Put(s)
 }

@@ -13,10 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
-	mcmpegts "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
-
 	"github.com/livedge/livedge/engine"
 )
 
@@ -166,43 +162,6 @@ func freeUDPPort(t *testing.T) int {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
-// synthTS writes frames video frames at 25 fps (IDR every 25) and 48 kHz
-// AAC through mediacommon's writer: TS without ffmpeg.
-func synthTS(frames int) []byte {
-	video := &mcmpegts.Track{PID: 256, Codec: &codecs.H264{}}
-	audio := &mcmpegts.Track{PID: 257, Codec: &codecs.MPEG4Audio{Config: mpeg4audio.AudioSpecificConfig{
-		Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelConfig: 2,
-	}}}
-	var buf bytes.Buffer
-	w := &mcmpegts.Writer{W: &buf, Tracks: []*mcmpegts.Track{video, audio}}
-	if err := w.Initialize(); err != nil {
-		panic(err)
-	}
-	payload := func(header byte, n int) []byte {
-		b := bytes.Repeat([]byte{0x5a}, n)
-		b[0] = header
-		return b
-	}
-	audioPTS := int64(0)
-	for i := range frames {
-		dts := int64(i) * 3600
-		au := [][]byte{payload(0x41, 600)}
-		if i%25 == 0 {
-			au = [][]byte{payload(0x67, 10), payload(0x68, 4), payload(0x65, 2000)}
-		}
-		if err := w.WriteH264(video, dts, dts, au); err != nil {
-			panic(err)
-		}
-		// AAC frames (1920 ticks each) up to the end of this video frame.
-		for ; audioPTS < dts+3600; audioPTS += 1920 {
-			if err := w.WriteMPEG4Audio(audio, audioPTS, [][]byte{payload(0x21, 200)}); err != nil {
-				panic(err)
-			}
-		}
-	}
-	return buf.Bytes()
 }
 
 func writeTemp(t *testing.T, b []byte) string {

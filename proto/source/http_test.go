@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/livedge/livedge/engine"
+	"github.com/livedge/livedge/proto/internal/tsclip"
 )
 
 func TestHTTP(t *testing.T) {
@@ -60,7 +61,7 @@ func TestHTTPStatus(t *testing.T) {
 // TestHTTPStall: a body that stops sending ends the source by the idle
 // guard, and cancelling a source blocked in a read ends it at once.
 func TestHTTPStall(t *testing.T) {
-	ts := synthTS(30)
+	ts := tsclip.Synth(30, 0, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write(ts)
 		w.(http.Flusher).Flush()

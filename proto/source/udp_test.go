@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/livedge/livedge/engine"
+	"github.com/livedge/livedge/proto/internal/tsclip"
 )
 
 // receiveFromFFmpeg runs a UDP source and has ffmpeg send a clip to it
@@ -74,7 +75,7 @@ func TestUDPJunkAndRTP(t *testing.T) {
 	}
 	defer conn.Close()
 
-	ts := synthTS(50)
+	ts := tsclip.Synth(50, 0, 1)
 	rng := rand.New(rand.NewPCG(1, 2))
 	send := func() {
 		for off, seq := 0, 0; off < len(ts); off, seq = off+1316, seq+1 {

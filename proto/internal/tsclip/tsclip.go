@@ -1,5 +1,6 @@
-// Package tsclip gives tests a real H.264 + AAC clip as engine frames: ffmpeg
-// encodes it, mediacommon's reader (independent of our demuxer) reads it.
+// Package tsclip gives tests H.264 + AAC clips: a real one as engine frames
+// (Frames: ffmpeg encodes it, mediacommon's reader, independent of our
+// demuxer, reads it) and a synthetic one as TS bytes (Synth: no ffmpeg).
 package tsclip
 
 import (
