@@ -41,7 +41,8 @@ func selfName(c *config.Config) string {
 	if c.Hostname != "" {
 		return c.Hostname
 	}
-	if h, err := os.Hostname(); err == nil && h != "" {
+	// Peers refuse a table whose name breaks the rule the config follows.
+	if h, err := os.Hostname(); err == nil && cluster.ValidateServerName(h) == nil {
 		return h
 	}
 	return "localhost"

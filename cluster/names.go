@@ -10,16 +10,13 @@ import (
 const MaxServerNameLen = 253
 
 // ValidateServerName accepts a server's name in the cluster (the hostname
-// directive, capture_at=, what a peer reports): 1 to 253 characters of
-// [A-Za-z0-9_.-:].
+// directive, capture_at=, what a peer reports in its table). It is the
+// config's rule for them, engine.ValidateHost: a host name, an IPv4 address
+// or an IPv6 address in brackets. One rule on both sides, so a name a server
+// may be configured with is never refused by its peers.
 func ValidateServerName(name string) error {
-	if name == "" || len(name) > MaxServerNameLen {
-		return fmt.Errorf("server name must be 1 to %d characters", MaxServerNameLen)
-	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; !engine.IsNameChar(c) && c != ':' {
-			return fmt.Errorf("character %q not allowed in a server name (use A-Z a-z 0-9 _ . - :)", c)
-		}
+	if err := engine.ValidateHost(name); err != nil {
+		return fmt.Errorf("bad server name: %w", err)
 	}
 	return nil
 }

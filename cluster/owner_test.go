@@ -175,12 +175,13 @@ func TestIngestOwnerUniform(t *testing.T) {
 }
 
 func TestValidateServerName(t *testing.T) {
-	for _, ok := range []string{"edge1", "edge1.example.com", "10.0.0.1", "10.0.0.1:8080", "a_b-c"} {
+	// The config's rule for hostname and capture_at (engine.ValidateHost).
+	for _, ok := range []string{"edge1", "edge1.example.com", "10.0.0.1", "[::1]", "a_b-c"} {
 		if err := ValidateServerName(ok); err != nil {
 			t.Errorf("ValidateServerName(%q) = %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", "a b", "a/b", "é", "a\n", string(make([]byte, 254))} {
+	for _, bad := range []string{"", "a b", "a/b", "é", "a\n", "10.0.0.1:8080", "::1", string(make([]byte, 254))} {
 		if ValidateServerName(bad) == nil {
 			t.Errorf("ValidateServerName(%q) accepted", bad)
 		}

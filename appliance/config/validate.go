@@ -148,35 +148,17 @@ func checkSlowViewer(s string) error {
 
 func (c *Config) validateStream(i int, seen map[string]bool) *Error {
 	s := &c.Streams[i]
-	if err := engine.ValidateStreamName(s.Name); err != nil {
-		return invalid(CodeBadValue, []any{"streams", i, "name"}, "bad stream name %s: %v", quoteShort(s.Name), err)
+	if err := engine.ValidateStreamConfig(s); err != nil {
+		var se *engine.StreamError
+		if !errors.As(err, &se) {
+			return invalid(CodeBadValue, []any{"streams", i}, "%v", err)
+		}
+		return invalid(se.Code, append([]any{"streams", i}, se.Field...), "%s", se.Msg)
 	}
 	if seen[s.Name] {
 		return invalid(CodeDuplicate, []any{"streams", i, "name"}, "duplicate stream %s", quoteShort(s.Name))
 	}
 	seen[s.Name] = true
-	if len(s.Inputs) == 0 {
-		return invalid(CodeMissing, []any{"streams", i, "inputs"}, "stream %s has no input", quoteShort(s.Name))
-	}
-	for j, in := range s.Inputs {
-		if err := engine.ValidateInputURL(in.URL); err != nil {
-			return invalid(CodeBadURL, []any{"streams", i, "inputs", j, "url"}, "bad input URL %s: %v", quoteShort(in.URL), err)
-		}
-		if err := sourceTimeoutRule.check(in.SourceTimeout); err != nil {
-			return invalid(CodeBadValue, []any{"streams", i, "inputs", j, "source_timeout"}, "%v", err)
-		}
-	}
-	if err := segmentDurationRule.check(s.SegmentDuration); err != nil {
-		return invalid(CodeBadValue, []any{"streams", i, "segment_duration"}, "%v", err)
-	}
-	if err := segmentCountRule.check(s.SegmentCount); err != nil {
-		return invalid(CodeBadValue, []any{"streams", i, "segment_count"}, "%v", err)
-	}
-	if ci := s.ClusterIngest; ci != nil && ci.CaptureAt != "" {
-		if err := engine.ValidateHost(ci.CaptureAt); err != nil {
-			return invalid(CodeBadValue, []any{"streams", i, "cluster_ingest", "capture_at"}, "bad capture_at %s: %v", quoteShort(ci.CaptureAt), err)
-		}
-	}
 	return nil
 }
 
