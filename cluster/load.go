@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/livedge/livedge/engine"
 	"github.com/livedge/livedge/perf"
 )
 
@@ -49,7 +50,7 @@ func parseLoad(v string) (load perf.Load, maxBitrateKbit uint64, err error) {
 	for _, pair := range strings.Fields(v) {
 		key, value, ok := strings.Cut(pair, "=")
 		if !ok || key == "" {
-			return perf.Load{}, 0, fmt.Errorf("%s: %s is not key=value", LoadHeader, quoteShort(pair))
+			return perf.Load{}, 0, fmt.Errorf("%s: %s is not key=value", LoadHeader, engine.QuoteShort(pair))
 		}
 		var seen *bool
 		switch key {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/livedge/livedge/engine"
 	"github.com/livedge/livedge/perf"
 )
 
@@ -216,7 +217,7 @@ func (n *Node) Peers() []PeerState {
 			ps.State = stateOff
 		case p.conflict != "" && p.state == stateLive:
 			ps.State = stateConflict
-			ps.Error = fmt.Sprintf("name %s is also reported by %s; ignored", quoteShort(ps.Name), p.conflict)
+			ps.Error = fmt.Sprintf("name %s is also reported by %s; ignored", engine.QuoteShort(ps.Name), p.conflict)
 		case p.state == stateSelf:
 			ps.Error = "this peer is this server (it reports our own name); ignored"
 		}

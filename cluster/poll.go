@@ -52,11 +52,11 @@ func (f httpFetcher) fetch(ctx context.Context, host, authorization, ifNoneMatch
 	// A host is HOST[:PORT] and nothing else: no user info, path or query
 	// may ride into the URL.
 	if err := engine.ValidateHostPort(host); err != nil {
-		return reply{err: fmt.Errorf("bad peer address %s: %w", quoteShort(host), err)}
+		return reply{err: fmt.Errorf("bad peer address %s: %w", engine.QuoteShort(host), err)}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+TablePath, nil)
 	if err != nil {
-		return reply{err: fmt.Errorf("bad peer address %s: %w", quoteShort(host), err)}
+		return reply{err: fmt.Errorf("bad peer address %s: %w", engine.QuoteShort(host), err)}
 	}
 	req.Header.Set("Authorization", authorization)
 	if ifNoneMatch != "" {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 
 	"github.com/livedge/livedge/engine"
 )
@@ -119,11 +118,11 @@ func parseTable(body []byte) (*peerTable, error) {
 		return nil, errors.New("table has data after its JSON object")
 	}
 	if err := ValidateServerName(w.Hostname); err != nil {
-		return nil, fmt.Errorf("table hostname %s: %w", quoteShort(w.Hostname), err)
+		return nil, fmt.Errorf("table hostname %s: %w", engine.QuoteShort(w.Hostname), err)
 	}
 	if w.Public != "" {
 		if err := engine.ValidateHostPort(w.Public); err != nil {
-			return nil, fmt.Errorf("table public %s: %w", quoteShort(w.Public), err)
+			return nil, fmt.Errorf("table public %s: %w", engine.QuoteShort(w.Public), err)
 		}
 	}
 	t := &peerTable{name: w.Hostname, public: w.Public, streams: make(map[string]streamFlags, max(len(w.Running), len(w.Startable)))}
@@ -141,10 +140,10 @@ func parseTable(body []byte) (*peerTable, error) {
 func addStreams(streams map[string]streamFlags, list string, names []string, flag streamFlags) error {
 	for i, name := range names {
 		if err := engine.ValidateStreamName(name); err != nil {
-			return fmt.Errorf("table %s[%d] %s: %w", list, i, quoteShort(name), err)
+			return fmt.Errorf("table %s[%d] %s: %w", list, i, engine.QuoteShort(name), err)
 		}
 		if i > 0 && name <= names[i-1] {
-			return fmt.Errorf("table %s[%d] %s: names not sorted or repeated", list, i, quoteShort(name))
+			return fmt.Errorf("table %s[%d] %s: names not sorted or repeated", list, i, engine.QuoteShort(name))
 		}
 		streams[name] |= flag
 	}
@@ -207,13 +206,4 @@ func trimSpaces(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
-}
-
-// quoteShort quotes a value for a message, cut to a readable length.
-func quoteShort(s string) string {
-	const max = 48
-	if len(s) > max {
-		return strconv.Quote(s[:max]) + "..."
-	}
-	return strconv.Quote(s)
 }

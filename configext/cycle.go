@@ -224,7 +224,7 @@ func (c *Client) fetchList(ctx context.Context) (listResult, error) {
 			break
 		}
 		if seen[next] || next == cursor {
-			return res, &fetchError{Code: http.StatusOK, Msg: fmt.Sprintf("GET %s: next cursor %s repeats", displayURL(u), quoteShort(next))}
+			return res, &fetchError{Code: http.StatusOK, Msg: fmt.Sprintf("GET %s: next cursor %s repeats", displayURL(u), engine.QuoteShort(next))}
 		}
 		seen[next] = true
 		cursor = next
@@ -285,7 +285,7 @@ func (c *Client) queryNames(ctx context.Context, endpoint string, names []string
 				break
 			}
 			if seen[p.next] || p.next == cursor {
-				return ans, &fetchError{Code: http.StatusOK, Msg: fmt.Sprintf("GET %s: next cursor %s repeats", displayURL(u), quoteShort(p.next))}
+				return ans, &fetchError{Code: http.StatusOK, Msg: fmt.Sprintf("GET %s: next cursor %s repeats", displayURL(u), engine.QuoteShort(p.next))}
 			}
 			seen[p.next] = true
 			cursor = p.next

@@ -55,7 +55,7 @@ type backend struct {
 func parseBackend(raw string) (backend, error) {
 	u, err := checkBackendURL(raw)
 	if err != nil {
-		return backend{}, fmt.Errorf("bad config_external URL %s: %w", quoteShort(engine.RedactURL(raw)), err)
+		return backend{}, fmt.Errorf("bad config_external URL %s: %w", engine.QuoteShort(engine.RedactURL(raw)), err)
 	}
 	dir := *u
 	dir.User = nil
@@ -119,7 +119,7 @@ func (b *backend) episodesEndpoint(raw string) (episodesTarget, error) {
 	}
 	u, err := checkBackendURL(raw)
 	if err != nil {
-		return episodesTarget{}, fmt.Errorf("bad episodes_url %s: %w", quoteShort(engine.RedactURL(raw)), err)
+		return episodesTarget{}, fmt.Errorf("bad episodes_url %s: %w", engine.QuoteShort(engine.RedactURL(raw)), err)
 	}
 	t := episodesTarget{auth: authHeader(u.User)}
 	if u.User == nil && u.Scheme == b.dir.Scheme && u.Host == b.dir.Host {

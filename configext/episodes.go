@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/livedge/livedge/engine"
 )
 
 // Episodes.
@@ -194,7 +196,7 @@ func (c *Client) fetchEpisodes(ctx context.Context, t episodesTarget, name strin
 			return ans, nil
 		}
 		if seen[p.next] || p.next == cursor {
-			return ans, fmt.Errorf("GET %s: next cursor %s repeats", displayURL(u), quoteShort(p.next))
+			return ans, fmt.Errorf("GET %s: next cursor %s repeats", displayURL(u), engine.QuoteShort(p.next))
 		}
 		seen[p.next] = true
 		cursor = p.next

@@ -3,7 +3,6 @@ package configext
 import (
 	"errors"
 	"net/url"
-	"strconv"
 
 	"github.com/livedge/livedge/engine"
 )
@@ -36,13 +35,4 @@ func checkBackendURL(s string) (*url.URL, error) {
 		return nil, err
 	}
 	return u, nil
-}
-
-// quoteShort quotes a value for a message, cut to a readable length.
-func quoteShort(s string) string {
-	const max = 48
-	if len(s) > max {
-		return strconv.Quote(s[:max]) + "..."
-	}
-	return strconv.Quote(s)
 }

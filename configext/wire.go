@@ -186,7 +186,7 @@ func parseStream(raw json.RawMessage) (entry, error) {
 // no valid name.
 func makeEntry(w *wireStream) (entry, error) {
 	if err := engine.ValidateStreamName(w.Name); err != nil {
-		return entry{}, fmt.Errorf("bad stream name %s: %w", quoteShort(w.Name), err)
+		return entry{}, fmt.Errorf("bad stream name %s: %w", engine.QuoteShort(w.Name), err)
 	}
 	e := entry{name: w.Name, disabled: w.Disabled}
 	if w.Disabled {
@@ -215,7 +215,7 @@ func makeEntry(w *wireStream) (entry, error) {
 		if u != "" {
 			if _, err := checkBackendURL(u); err != nil {
 				e.cfg = engine.StreamConfig{}
-				e.err = fmt.Errorf("stream %s: dvr.episodes_url %s: %w", w.Name, quoteShort(engine.RedactURL(u)), err)
+				e.err = fmt.Errorf("stream %s: dvr.episodes_url %s: %w", w.Name, engine.QuoteShort(engine.RedactURL(u)), err)
 				return e, nil
 			}
 		}
@@ -318,7 +318,7 @@ func parseEpisodes(body []byte, openEnd time.Time) (episodesPage, error) {
 func parseMS(n json.Number) (int64, error) {
 	v, err := strconv.ParseFloat(n.String(), 64)
 	if err != nil || v < minEpisodeMS || v > maxEpisodeMS {
-		return 0, fmt.Errorf("%s is not a unix time in milliseconds", quoteShort(n.String()))
+		return 0, fmt.Errorf("%s is not a unix time in milliseconds", engine.QuoteShort(n.String()))
 	}
 	return int64(v), nil
 }

@@ -85,7 +85,7 @@ func SplitHostPort(s string) (host, port string, hasPort bool, err error) {
 
 func ValidatePort(s string) error {
 	if n, ok := parsePort(s); !ok || n < 1 || n > 65535 {
-		return fmt.Errorf("port %s is not a number from 1 to 65535", quoteShort(s))
+		return fmt.Errorf("port %s is not a number from 1 to 65535", QuoteShort(s))
 	}
 	return nil
 }
@@ -98,7 +98,7 @@ func ValidateHost(h string) error {
 	if strings.HasPrefix(h, "[") {
 		a, err := netip.ParseAddr(strings.TrimSuffix(h[1:], "]"))
 		if err != nil || !a.Is6() || !strings.HasSuffix(h, "]") {
-			return fmt.Errorf("bad IPv6 address %s", quoteShort(h))
+			return fmt.Errorf("bad IPv6 address %s", QuoteShort(h))
 		}
 		return nil
 	}
@@ -118,12 +118,12 @@ func checkHostname(h string) error {
 	numeric := true
 	for _, label := range strings.Split(h, ".") {
 		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return fmt.Errorf("bad host name %s", quoteShort(h))
+			return fmt.Errorf("bad host name %s", QuoteShort(h))
 		}
 		for i := 0; i < len(label); i++ {
 			c := label[i]
 			if !IsNameChar(c) || c == '.' {
-				return fmt.Errorf("bad host name %s", quoteShort(h))
+				return fmt.Errorf("bad host name %s", QuoteShort(h))
 			}
 			if c < '0' || c > '9' {
 				numeric = false
@@ -131,7 +131,7 @@ func checkHostname(h string) error {
 		}
 	}
 	if numeric {
-		return fmt.Errorf("bad IPv4 address %s", quoteShort(h))
+		return fmt.Errorf("bad IPv4 address %s", QuoteShort(h))
 	}
 	return nil
 }
@@ -161,7 +161,7 @@ func ValidateInputURL(s string) error {
 		}
 	case "publish":
 	default:
-		return fmt.Errorf("unsupported scheme %s (want udp, http, https, file, testsrc, rtmp, rtsp or publish)", quoteShort(u.Scheme))
+		return fmt.Errorf("unsupported scheme %s (want udp, http, https, file, testsrc, rtmp, rtsp or publish)", QuoteShort(u.Scheme))
 	}
 	return nil
 }
@@ -175,7 +175,7 @@ func checkUDPURL(u *url.URL) error {
 			return errors.New(want)
 		}
 		if a, err := netip.ParseAddr(u.User.Username()); err != nil || !a.Is4() {
-			return fmt.Errorf("%s: interface %s is not an IPv4 address", want, quoteShort(u.User.Username()))
+			return fmt.Errorf("%s: interface %s is not an IPv4 address", want, QuoteShort(u.User.Username()))
 		}
 	}
 	if u.Opaque != "" || (u.Path != "" && u.Path != "/") {
@@ -187,7 +187,7 @@ func checkUDPURL(u *url.URL) error {
 	}
 	ip := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	if _, err := netip.ParseAddr(ip); err != nil || ip == host && strings.Contains(ip, ":") {
-		return fmt.Errorf("%s: address %s is not an IP address", want, quoteShort(host))
+		return fmt.Errorf("%s: address %s is not an IP address", want, QuoteShort(host))
 	}
 	return ValidatePort(port)
 }
@@ -221,8 +221,9 @@ func parsePort(s string) (int, bool) {
 	return n, err == nil && s[0] != '+' && s[0] != '-'
 }
 
-// quoteShort quotes a value for a message, cut to a readable length.
-func quoteShort(s string) string {
+// QuoteShort quotes a value for an error message, cut to a readable
+// length: input from the network or a file may be anything.
+func QuoteShort(s string) string {
 	const max = 48
 	if len(s) > max {
 		return strconv.Quote(s[:max]) + "..."

@@ -50,17 +50,17 @@ func ValidateStreamConfig(c *StreamConfig) error {
 		return &StreamError{Field: field, Code: code, Msg: msg}
 	}
 	if err := ValidateStreamName(c.Name); err != nil {
-		return fail(CodeBadValue, fmt.Sprintf("bad stream name %s: %v", quoteShort(c.Name), err), "name")
+		return fail(CodeBadValue, fmt.Sprintf("bad stream name %s: %v", QuoteShort(c.Name), err), "name")
 	}
 	if len(c.Inputs) == 0 {
-		return fail(CodeMissing, fmt.Sprintf("stream %s has no input", quoteShort(c.Name)), "inputs")
+		return fail(CodeMissing, fmt.Sprintf("stream %s has no input", QuoteShort(c.Name)), "inputs")
 	}
 	if len(c.Inputs) > MaxInputs {
 		return fail(CodeBadValue, fmt.Sprintf("%d inputs, at most %d allowed", len(c.Inputs), MaxInputs), "inputs")
 	}
 	for j, in := range c.Inputs {
 		if err := ValidateInputURL(in.URL); err != nil {
-			return fail(CodeBadURL, fmt.Sprintf("bad input URL %s: %v", quoteShort(RedactURL(in.URL)), err), "inputs", j, "url")
+			return fail(CodeBadURL, fmt.Sprintf("bad input URL %s: %v", QuoteShort(RedactURL(in.URL)), err), "inputs", j, "url")
 		}
 		if msg, ok := inRange("source_timeout", in.SourceTimeout, MinSourceTimeoutSec, MaxSourceTimeoutSec, " (seconds)"); !ok {
 			return fail(CodeBadValue, msg, "inputs", j, "source_timeout")
@@ -74,7 +74,7 @@ func ValidateStreamConfig(c *StreamConfig) error {
 	}
 	if ci := c.ClusterIngest; ci != nil && ci.CaptureAt != "" {
 		if err := ValidateHost(ci.CaptureAt); err != nil {
-			return fail(CodeBadValue, fmt.Sprintf("bad capture_at %s: %v", quoteShort(ci.CaptureAt), err), "cluster_ingest", "capture_at")
+			return fail(CodeBadValue, fmt.Sprintf("bad capture_at %s: %v", QuoteShort(ci.CaptureAt), err), "cluster_ingest", "capture_at")
 		}
 	}
 	return nil

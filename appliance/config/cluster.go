@@ -105,7 +105,7 @@ func (p *parser) clusterIngest(st statement, s *engine.StreamConfig, si int) *Er
 	arg := st.args[0]
 	key, value, ok := strings.Cut(arg.text, "=")
 	if arg.quoted || !ok || key != "capture_at" {
-		return p.errAt(arg, CodeUnknownOption, path, "expected capture_at=HOST, got %s", quoteShort(arg.text))
+		return p.errAt(arg, CodeUnknownOption, path, "expected capture_at=HOST, got %s", engine.QuoteShort(arg.text))
 	}
 	valueAt := arg
 	valueAt.col += len(key) + 1
@@ -121,12 +121,12 @@ func (p *parser) clusterIngest(st statement, s *engine.StreamConfig, si int) *Er
 func (c *Config) validateCluster() *Error {
 	if c.Hostname != "" {
 		if err := engine.ValidateHost(c.Hostname); err != nil {
-			return invalid(CodeBadValue, []any{"hostname"}, "bad hostname %s: %v", quoteShort(c.Hostname), err)
+			return invalid(CodeBadValue, []any{"hostname"}, "bad hostname %s: %v", engine.QuoteShort(c.Hostname), err)
 		}
 	}
 	if c.Public != "" {
 		if err := engine.ValidateHostPort(c.Public); err != nil {
-			return invalid(CodeBadValue, []any{"public_payload_url"}, "bad public address %s: %v", quoteShort(c.Public), err)
+			return invalid(CodeBadValue, []any{"public_payload_url"}, "bad public address %s: %v", engine.QuoteShort(c.Public), err)
 		}
 	}
 	if c.ClusterKey != "" {
@@ -143,15 +143,15 @@ func (c *Config) validateCluster() *Error {
 	seen := make(map[string]bool, len(c.Peers))
 	for i, p := range c.Peers {
 		if err := engine.ValidateHostPort(p.Host); err != nil {
-			return invalid(CodeBadValue, []any{"peers", i, "hostname"}, "bad peer %s: %v", quoteShort(p.Host), err)
+			return invalid(CodeBadValue, []any{"peers", i, "hostname"}, "bad peer %s: %v", engine.QuoteShort(p.Host), err)
 		}
 		if seen[p.Host] {
-			return invalid(CodeDuplicate, []any{"peers", i, "hostname"}, "duplicate peer %s", quoteShort(p.Host))
+			return invalid(CodeDuplicate, []any{"peers", i, "hostname"}, "duplicate peer %s", engine.QuoteShort(p.Host))
 		}
 		seen[p.Host] = true
 		if p.Public != "" {
 			if err := engine.ValidateHostPort(p.Public); err != nil {
-				return invalid(CodeBadValue, []any{"peers", i, "public_payload_url"}, "bad public address %s: %v", quoteShort(p.Public), err)
+				return invalid(CodeBadValue, []any{"peers", i, "public_payload_url"}, "bad public address %s: %v", engine.QuoteShort(p.Public), err)
 			}
 		}
 		for _, r := range []struct {

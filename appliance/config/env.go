@@ -48,11 +48,11 @@ func (c *Config) applyEnvVar(key, value string) error {
 		specs := envList(value)
 		for i, s := range specs {
 			if err := checkListen(s); err != nil {
-				return fmt.Errorf("bad listen spec %s: %w", quoteShort(s), err)
+				return fmt.Errorf("bad listen spec %s: %w", engine.QuoteShort(s), err)
 			}
 			for _, prev := range specs[:i] {
 				if prev == s {
-					return fmt.Errorf("duplicate listen spec %s", quoteShort(s))
+					return fmt.Errorf("duplicate listen spec %s", engine.QuoteShort(s))
 				}
 			}
 		}
@@ -61,11 +61,11 @@ func (c *Config) applyEnvVar(key, value string) error {
 		var peers []Peer
 		for i, h := range envList(value) {
 			if err := engine.ValidateHostPort(h); err != nil {
-				return fmt.Errorf("bad peer %s: %w", quoteShort(h), err)
+				return fmt.Errorf("bad peer %s: %w", engine.QuoteShort(h), err)
 			}
 			for _, prev := range peers[:i] {
 				if prev.Host == h {
-					return fmt.Errorf("duplicate peer %s", quoteShort(h))
+					return fmt.Errorf("duplicate peer %s", engine.QuoteShort(h))
 				}
 			}
 			peers = append(peers, Peer{Host: h})
@@ -73,7 +73,7 @@ func (c *Config) applyEnvVar(key, value string) error {
 		c.Peers = peers
 	case "STREAMER_HOSTNAME":
 		if err := engine.ValidateHost(value); err != nil {
-			return fmt.Errorf("bad hostname %s: %w", quoteShort(value), err)
+			return fmt.Errorf("bad hostname %s: %w", engine.QuoteShort(value), err)
 		}
 		c.Hostname = value
 	case "STREAMER_CLUSTER_KEY":
@@ -105,7 +105,7 @@ func (c *Config) applyEnvVar(key, value string) error {
 		return setEnvNumber(&c.HTTPIdleTimeout, httpIdleTimeoutRule, value)
 	case "STREAMER_CONFIG_EXTERNAL":
 		if err := checkBackendURL(value); err != nil {
-			return fmt.Errorf("bad URL %s: %w", quoteShort(value), err)
+			return fmt.Errorf("bad URL %s: %w", engine.QuoteShort(value), err)
 		}
 		c.ConfigExternal = value
 	}

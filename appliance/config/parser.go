@@ -274,7 +274,7 @@ func (p *parser) input(st statement, s *engine.StreamConfig, si int) *Error {
 		arg := st.args[k]
 		key, value, ok := strings.Cut(arg.text, "=")
 		if arg.quoted || !ok || key == "" {
-			return p.unexpectedArg(st, k, "expected an option key=value after the input URL, got %s", quoteShort(arg.text))
+			return p.unexpectedArg(st, k, "expected an option key=value after the input URL, got %s", engine.QuoteShort(arg.text))
 		}
 		path := []any{"streams", si, "inputs", j, key}
 		switch key {
@@ -291,7 +291,7 @@ func (p *parser) input(st statement, s *engine.StreamConfig, si int) *Error {
 			in.SourceTimeout = n
 			p.mark(valueAt, path...)
 		default:
-			return p.errAt(arg, CodeUnknownOption, path, "unknown input option %s", quoteShort(key))
+			return p.errAt(arg, CodeUnknownOption, path, "unknown input option %s", engine.QuoteShort(key))
 		}
 	}
 	s.Inputs = append(s.Inputs, in)
@@ -299,7 +299,7 @@ func (p *parser) input(st statement, s *engine.StreamConfig, si int) *Error {
 }
 
 func (p *parser) unknown(st statement, path ...any) *Error {
-	return p.errAt(st.name, CodeUnknownDirective, path, "unknown directive %s", quoteShort(st.name.text))
+	return p.errAt(st.name, CodeUnknownDirective, path, "unknown directive %s", engine.QuoteShort(st.name.text))
 }
 
 // simple checks the arguments of a directive that takes no block.
@@ -345,7 +345,7 @@ func (p *parser) unexpectedArg(st statement, i int, format string, a ...any) *Er
 // be a secret.
 func (p *parser) missingSemicolon(directive, last token) *Error {
 	return &Error{File: p.lex.file, Line: last.endLine, Col: last.endCol, Code: CodeSyntax,
-		Msg: fmt.Sprintf("missing ';' at the end of %s", quoteShort(directive.text))}
+		Msg: fmt.Sprintf("missing ';' at the end of %s", engine.QuoteShort(directive.text))}
 }
 
 func (p *parser) errAt(t token, code string, path []any, format string, a ...any) *Error {
@@ -457,15 +457,6 @@ func parseMilliseconds(s string) (int, bool) {
 		}
 	}
 	return sec*1000 + ms, true
-}
-
-// quoteShort quotes a value for a message, cut to a readable length.
-func quoteShort(s string) string {
-	const max = 48
-	if len(s) > max {
-		return strconv.Quote(s[:max]) + "..."
-	}
-	return strconv.Quote(s)
 }
 
 // single reads the one argument of a directive that may appear once; set

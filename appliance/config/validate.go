@@ -50,7 +50,7 @@ var (
 func (r rule[T]) parse(s string) (T, error) {
 	n, ok := r.fromFile(s)
 	if !ok || n < r.lo || n > r.hi {
-		return 0, fmt.Errorf("%s must be %s, got %s", r.name, r.text, quoteShort(s))
+		return 0, fmt.Errorf("%s must be %s, got %s", r.name, r.text, engine.QuoteShort(s))
 	}
 	return n, nil
 }
@@ -84,10 +84,10 @@ func (c *Config) validate() *Error {
 	seen := make(map[string]bool)
 	for i, l := range c.HTTP {
 		if err := checkListen(l); err != nil {
-			return invalid(CodeBadValue, []any{"http", i}, "bad http listen spec %s: %v", quoteShort(l), err)
+			return invalid(CodeBadValue, []any{"http", i}, "bad http listen spec %s: %v", engine.QuoteShort(l), err)
 		}
 		if seen[l] {
-			return invalid(CodeDuplicate, []any{"http", i}, "duplicate http listen spec %s", quoteShort(l))
+			return invalid(CodeDuplicate, []any{"http", i}, "duplicate http listen spec %s", engine.QuoteShort(l))
 		}
 		seen[l] = true
 	}
@@ -105,7 +105,7 @@ func (c *Config) validate() *Error {
 	}
 	if c.ConfigExternal != "" {
 		if err := checkBackendURL(c.ConfigExternal); err != nil {
-			return invalid(CodeBadURL, []any{"config_external"}, "bad config_external %s: %v", quoteShort(engine.RedactURL(c.ConfigExternal)), err)
+			return invalid(CodeBadURL, []any{"config_external"}, "bad config_external %s: %v", engine.QuoteShort(engine.RedactURL(c.ConfigExternal)), err)
 		}
 	}
 	clear(seen)
@@ -156,7 +156,7 @@ func (c *Config) validateStream(i int, seen map[string]bool) *Error {
 		return invalid(se.Code, append([]any{"streams", i}, se.Field...), "%s", se.Msg)
 	}
 	if seen[s.Name] {
-		return invalid(CodeDuplicate, []any{"streams", i, "name"}, "duplicate stream %s", quoteShort(s.Name))
+		return invalid(CodeDuplicate, []any{"streams", i, "name"}, "duplicate stream %s", engine.QuoteShort(s.Name))
 	}
 	seen[s.Name] = true
 	return nil
@@ -171,10 +171,10 @@ func checkAuth(a *Auth, name string) *Error {
 		return nil
 	}
 	if err := checkText(a.User); err != nil {
-		return invalid(CodeBadValue, []any{name, "login"}, "bad %s login %s: %v", name, quoteShort(a.User), err)
+		return invalid(CodeBadValue, []any{name, "login"}, "bad %s login %s: %v", name, engine.QuoteShort(a.User), err)
 	}
 	if strings.Contains(a.User, ":") {
-		return invalid(CodeBadValue, []any{name, "login"}, "bad %s login %s: ':' is not allowed", name, quoteShort(a.User))
+		return invalid(CodeBadValue, []any{name, "login"}, "bad %s login %s: ':' is not allowed", name, engine.QuoteShort(a.User))
 	}
 	if err := checkText(a.Password); err != nil {
 		// Secrets stay out of messages.
