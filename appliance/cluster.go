@@ -62,18 +62,14 @@ func (l clusterLocal) Load() perf.Load {
 // request: the registry's configured streams (a cluster_ingest stream is
 // in it only while this server owns it).
 func (l clusterLocal) Streams() []cluster.LocalStream {
-	byName := make(map[string]*cluster.LocalStream)
-	var out []cluster.LocalStream
-	for _, c := range l.streams.ConfiguredAll() {
-		out = append(out, cluster.LocalStream{Name: c.Name, Startable: true})
-	}
-	for i := range out {
-		byName[out[i].Name] = &out[i]
-	}
+	running := make(map[string]bool)
 	for _, s := range l.streams.Running() {
-		if ls, ok := byName[s.Name()]; ok {
-			ls.Running = true
-		}
+		running[s.Name()] = true
+	}
+	configured := l.streams.ConfiguredAll()
+	out := make([]cluster.LocalStream, len(configured))
+	for i, c := range configured {
+		out[i] = cluster.LocalStream{Name: c.Name, Startable: true, Running: running[c.Name]}
 	}
 	return out
 }
@@ -132,10 +128,10 @@ func (rt *router) clusterRedirect(rw *netio.ResponseWriter, req *netio.Request, 
 		return false
 	}
 	s := cluster.Stream{Name: name}
+	// The registry runs only configured streams: running implies startable.
 	if _, ok := rt.streams.Get(name); ok {
-		s.Running = true
-	}
-	if _, ok := rt.streams.Configured(name); ok {
+		s.Running, s.Startable = true, true
+	} else if _, ok := rt.streams.Configured(name); ok {
 		s.Startable = true
 	}
 	if c, ok := rt.store.current().streamByName(name); ok && c.ClusterIngest != nil {
